@@ -1,0 +1,91 @@
+"""The functions most users call: ``start_run``, ``log_run``, ``flush``, ``load``."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from .context import CaptureOptions
+from .delivery import DeliveryReport
+from .delivery import flush as _flush
+from .run import Run, open_journal
+from .targets import open_target, resolve_target
+
+if TYPE_CHECKING:
+    import pandas
+
+
+def start_run(
+    params: Mapping[str, Any] | None = None,
+    *,
+    name: str | None = None,
+    tags: Mapping[str, Any] | None = None,
+    notes: str | None = None,
+    target: str | os.PathLike[str] | None = None,
+    capture: bool | CaptureOptions | Iterable[str] | None = True,
+    journal_dir: str | os.PathLike[str] | None = None,
+) -> Run:
+    """Start a run; use it as a context manager, or call ``run.finish()`` yourself.
+
+    ``target`` defaults to ``SHEETLOG_TARGET``, then the project's config, then ``runs.xlsx``.
+    ``capture`` chooses the context recorded: True (all), False (none), or names among
+    ``"git"``, ``"command"``, ``"host"``, ``"system"``.
+    """
+    return Run(
+        name=name,
+        params=params,
+        tags=tags,
+        notes=notes,
+        target=target,
+        capture=capture,
+        journal_dir=journal_dir,
+    )
+
+
+def log_run(
+    params: Mapping[str, Any] | None = None,
+    metrics: Mapping[str, Any] | None = None,
+    *,
+    model_path: str | os.PathLike[str] | None = None,
+    name: str | None = None,
+    tags: Mapping[str, Any] | None = None,
+    notes: str | None = None,
+    status: str = "FINISHED",
+    target: str | os.PathLike[str] | None = None,
+    capture: bool | CaptureOptions | Iterable[str] | None = True,
+    journal_dir: str | os.PathLike[str] | None = None,
+) -> dict[str, Any]:
+    """Log a finished run in one call: one row. Returns the row as written."""
+    run = start_run(
+        params,
+        name=name,
+        tags=tags,
+        notes=notes,
+        target=target,
+        capture=capture,
+        journal_dir=journal_dir,
+    )
+    if metrics:
+        run.log_metrics(metrics)
+    if model_path is not None:
+        run.log_model(model_path)
+    return run.finish(status)
+
+
+def flush(
+    target: str | os.PathLike[str] | None = None,
+    *,
+    journal_dir: str | os.PathLike[str] | None = None,
+) -> DeliveryReport:
+    """Write every pending run (of one target, or of all); returns what was delivered and what
+    is still pending, and why."""
+    key = open_target(resolve_target(target)).key if target else None
+    return _flush(open_journal(journal_dir), key)
+
+
+def load(target: str | os.PathLike[str] | None = None) -> pandas.DataFrame:
+    """The runs table as a pandas DataFrame, one row per run, values typed."""
+    from .reading import to_dataframe
+
+    return to_dataframe(open_target(resolve_target(target)).read())

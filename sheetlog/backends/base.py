@@ -1,0 +1,38 @@
+"""What every backend offers delivery: write records idempotently, read the table back."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+@dataclass
+class WriteResult:
+    """The outcome of one ``Backend.write``: every record is in exactly one of the three."""
+
+    written: list[str] = field(default_factory=list)
+    already_present: list[str] = field(default_factory=list)
+    rejected: dict[str, str] = field(default_factory=dict)
+    notices: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Table:
+    """A sheet as read back: header names and rows of cell values (``None`` for empty)."""
+
+    header: list[str | None]
+    rows: list[list[Any]]
+
+
+class Backend(Protocol):
+    key: str
+
+    def write(self, records: Sequence[dict[str, Any]]) -> WriteResult:
+        """Add the columns the records need and append each record whose run_id is not there yet.
+
+        Raises ``TargetError`` when the target cannot take rows now (nothing is written then).
+        """
+
+    def read(self) -> Table:
+        """The whole runs table."""

@@ -1,0 +1,286 @@
+"""The Excel backend: one workbook path (and optional sheet name) that rows are appended to."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import importlib.resources
+import os
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from filelock import FileLock, Timeout
+
+from ...errors import RowRejected, TargetError, UnsupportedWorkbook
+from ...schema import match_header, order_columns
+from ...values import clip_text
+from ..base import Table, WriteResult
+from .cells import EXCEL_MAX_CHARS, EXCEL_MAX_COLUMNS, EXCEL_MAX_ROWS, cell_xml, column_letter
+from .files import check_not_open, check_workbook_file
+from .package import Package
+from .sharedstrings import SharedStrings
+from .styles import Styles
+from .tables import grow_tables
+from .workbook import DEFAULT_SHEET, SheetEntry, WorkbookIndex, check_sheet_name
+from .worksheet import Append, Worksheet
+
+LOCK_TIMEOUT_S = 120
+COMPRESS_LEVEL = 6
+
+
+class ExcelBackend:
+    """Appends runs to one sheet of an .xlsx/.xlsm workbook by patching its worksheet part."""
+
+    def __init__(self, path: str | os.PathLike[str], sheet: str | None = None) -> None:
+        self.path = Path(path).expanduser().resolve()
+        self.sheet = check_sheet_name(sheet) if sheet else None
+        self.key = f"{self.path}#{sheet}" if sheet else str(self.path)
+
+    def __repr__(self) -> str:
+        return f"ExcelBackend({self.key!r})"
+
+    @property
+    def lock_path(self) -> Path:
+        return self.path.with_name(f".{self.path.name}.sheetlog-lock")
+
+    def write(self, records: Sequence[dict[str, Any]]) -> WriteResult:
+        check_not_open(self.path)
+        try:
+            with FileLock(self.lock_path, timeout=LOCK_TIMEOUT_S):
+                return self._write_locked(records)
+        except Timeout as error:
+            raise TargetError(
+                f"{self.path} stayed locked by another sheetlog process for {LOCK_TIMEOUT_S} s; "
+                f"if none is running, delete {self.lock_path}"
+            ) from error
+        except OSError as error:
+            raise TargetError(f"cannot write {self.path}: {error}") from error
+
+    def _write_locked(self, records: Sequence[dict[str, Any]]) -> WriteResult:
+        if not self.path.exists():
+            self._create()
+        if self.path.suffix.lower() not in (".xlsx", ".xlsm"):
+            check_workbook_file(self.path)
+            raise UnsupportedWorkbook(
+                f"{self.path}: sheetlog writes .xlsx (or .xlsm) workbooks; use a target ending"
+                " in .xlsx"
+            )
+        check_workbook_file(self.path)
+        with Package(self.path) as package:
+            result, changed = _append(package, self.sheet, records)
+            if changed:
+                self._replace_with(package)
+        return result
+
+    def _create(self) -> None:
+        template = importlib.resources.files("sheetlog.templates").joinpath("runs.xlsx")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = self._temporary_path()
+        with importlib.resources.as_file(template) as source:
+            shutil.copyfile(source, temporary)
+        if self.sheet and self.sheet != DEFAULT_SHEET:
+            with Package(temporary) as package:
+                _rename_template_sheet(package, self.sheet)
+                package.save(temporary.with_suffix(".renamed"))
+            os.replace(temporary.with_suffix(".renamed"), temporary)
+        os.replace(temporary, self.path)
+
+    def _temporary_path(self) -> Path:
+        return self.path.with_name(f".{self.path.name}.sheetlog-{os.getpid()}.tmp")
+
+    def _replace_with(self, package: Package) -> None:
+        temporary = self._temporary_path()
+        try:
+            package.save(temporary, COMPRESS_LEVEL)
+            with contextlib.suppress(OSError):
+                shutil.copymode(self.path, temporary)
+            os.replace(temporary, self.path)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                temporary.unlink()
+
+    def read(self) -> Table:
+        from python_calamine import CalamineWorkbook
+
+        if not self.path.exists():
+            return Table([], [])
+        check_workbook_file(self.path)
+        with Package(self.path) as package:
+            entry = WorkbookIndex(package).find(self.sheet)
+        if entry is None:
+            return Table([], [])
+        workbook = CalamineWorkbook.from_path(str(self.path))
+        cells = workbook.get_sheet_by_name(entry.name).to_python(skip_empty_area=False)
+        if not cells:
+            return Table([], [])
+        header = [str(value).strip() if value not in ("", None) else None for value in cells[0]]
+        rows = [[None if value == "" else value for value in row] for row in cells[1:]]
+        return Table(header, [row for row in rows if any(v is not None for v in row)])
+
+
+def _append(
+    package: Package, sheet_name: str | None, records: Sequence[dict[str, Any]]
+) -> tuple[WriteResult, bool]:
+    """Patch ``package`` in memory; returns the result and whether anything changed."""
+    index = WorkbookIndex(package)
+    entry: SheetEntry | None = index.find(sheet_name)
+    added_sheet = entry is None
+    if entry is None:
+        entry = index.add_worksheet(sheet_name or DEFAULT_SHEET)
+    shared = SharedStrings(
+        package.read("xl/sharedStrings.xml") if package.has("xl/sharedStrings.xml") else None
+    )
+    sheet = Worksheet(package.read(entry.part), shared)
+    styles = Styles(package.read("xl/styles.xml")) if package.has("xl/styles.xml") else None
+    plan = _Plan(sheet, records)
+    result = plan.result
+    if not plan.rows and not added_sheet:
+        return result, False
+    header_style = _header_style(sheet, styles, added_sheet)
+    date_style = styles.datetime_style() if styles and plan.needs_dates else None
+    append = plan.build(header_style, date_style)
+    package.write(entry.part, sheet.patched(append))
+    grow_tables(
+        package, entry.part, sheet.last_row, sheet.last_row + len(append.rows), append.header_cells
+    )
+    if styles is not None and styles.changed:
+        package.write("xl/styles.xml", styles.xml)
+    return result, True
+
+
+class _Plan:
+    """Which records to write, in which columns: header matching, new columns, limits."""
+
+    def __init__(self, sheet: Worksheet, records: Sequence[dict[str, Any]]) -> None:
+        self.sheet = sheet
+        self.result = WriteResult()
+        header = sheet.header()
+        names = order_columns(
+            name for record in records for name, value in record.items() if value is not None
+        )
+        mapping = match_header(header, names)
+        present = self._present_run_ids(header, mapping, records)
+        next_column = sheet.used_width() + 1
+        self.new_columns: dict[str, int] = {}
+        for name in names:
+            if name not in mapping:
+                self.new_columns[name] = next_column
+                next_column += 1
+        self.columns = {name: position + 1 for name, position in mapping.items()}
+        self.columns.update(self.new_columns)
+        self.rows: list[dict[str, Any]] = []
+        seen: set[str] = set()
+        for record in records:
+            run_id = record["run_id"]
+            if run_id in present or run_id in seen:
+                self.result.already_present.append(run_id)
+                continue
+            try:
+                self._check(record, sheet.last_row + len(self.rows) + 1)
+            except RowRejected as error:
+                self.result.rejected[run_id] = str(error)
+                continue
+            seen.add(run_id)
+            self.rows.append(record)
+            self.result.written.append(run_id)
+        used = {name for record in self.rows for name, v in record.items() if v is not None}
+        self.new_columns = {n: c for n, c in self.new_columns.items() if n in used}
+        self._compact_new_columns()
+        self.needs_dates = any(isinstance(v, dt.datetime) for r in self.rows for v in r.values())
+
+    def _compact_new_columns(self) -> None:
+        """Columns dropped with rejected rows leave no gaps between the new ones."""
+        if not self.new_columns:
+            return
+        first = min(self.new_columns.values())
+        for offset, name in enumerate(sorted(self.new_columns, key=self.new_columns.get)):
+            self.new_columns[name] = first + offset
+            self.columns[name] = first + offset
+
+    def _present_run_ids(
+        self, header: list[str | None], mapping: dict[str, int], records: Sequence[dict[str, Any]]
+    ) -> set[str]:
+        if "run_id" not in mapping:
+            return set()
+        candidates = [r["run_id"] for r in records if self.sheet.mentions(r["run_id"])]
+        if not candidates:
+            return set()
+        existing = self.sheet.column_texts(mapping["run_id"] + 1)
+        return {run_id for run_id in candidates if run_id in existing}
+
+    def _check(self, record: dict[str, Any], row_number: int) -> None:
+        if row_number > EXCEL_MAX_ROWS:
+            raise RowRejected(
+                f"the sheet is full ({EXCEL_MAX_ROWS:,} rows); log to a new sheet, e.g. a target"
+                " ending in #Runs2"
+            )
+        too_far = [
+            name
+            for name, value in record.items()
+            if value is not None and self.columns[name] > EXCEL_MAX_COLUMNS
+        ]
+        if too_far:
+            raise RowRejected(
+                f"{len(too_far)} of its columns do not fit: an Excel sheet holds"
+                f" {EXCEL_MAX_COLUMNS:,}"
+                f" columns (first one left out: {too_far[0]!r}). Log fewer keys per run, or use a"
+                " new sheet."
+            )
+
+    def build(self, header_style: int | None, date_style: int | None) -> Append:
+        append = Append()
+        for name, column in self.new_columns.items():
+            append.header_cells[column] = cell_xml(f"{column_letter(column)}1", name, header_style)
+            append.widths[column] = (
+                20.0 if name.endswith("_time") else min(max(len(name) + 3, 10), 50)
+            )
+        clipped: set[str] = set()
+        for offset, record in enumerate(self.rows):
+            row_number = self.sheet.last_row + 1 + offset
+            cells = {}
+            for name, value in record.items():
+                if value is None:
+                    continue
+                column = self.columns[name]
+                if isinstance(value, str):
+                    value, was_clipped = clip_text(value, EXCEL_MAX_CHARS)
+                    if was_clipped:
+                        clipped.add(name)
+                style = date_style if isinstance(value, dt.datetime) else None
+                cells[column] = cell_xml(f"{column_letter(column)}{row_number}", value, style)
+            append.rows.append(cells)
+        if clipped:
+            self.result.notices.append(
+                f"text longer than Excel's {EXCEL_MAX_CHARS:,} characters was cut in column(s) "
+                f"{', '.join(sorted(clipped))}; the full value stays in the sheetlog journal"
+            )
+        return append
+
+
+def _header_style(sheet: Worksheet, styles: Styles | None, added_sheet: bool) -> int | None:
+    """New header cells look like the last existing one; a header sheetlog starts is bold."""
+    if sheet.header_row is not None:
+        cells = sheet.cells(sheet.header_row.content)
+        if cells:
+            style = cells[-1].attr(b"s")
+            return int(style) if style else None
+    if styles is not None and (added_sheet or sheet.header_row is None):
+        return styles.bold_style()
+    return None
+
+
+def _rename_template_sheet(package: Package, name: str) -> None:
+    from html import escape
+
+    quoted = escape(name, quote=True).encode()
+    xml = package.read("xl/workbook.xml")
+    xml = xml.replace(b'name="Runs"', b'name="' + quoted + b'"', 1)
+    xml = xml.replace(b"'Runs'!", b"'" + escape(name.replace("'", "''")).encode() + b"'!")
+    package.write("xl/workbook.xml", xml)
+    if package.has("docProps/app.xml"):
+        app = package.read("docProps/app.xml").replace(
+            b">Runs<", b">" + escape(name).encode() + b"<"
+        )
+        package.write("docProps/app.xml", app)

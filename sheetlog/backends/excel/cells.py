@@ -1,0 +1,99 @@
+"""Cell references and the XML of one cell, both ways.
+
+Strings are always written as inline string cells, so text such as ``=HYPERLINK(...)`` or ``+cmd``
+can never become a formula. Characters XML cannot carry, and literal ``_xHHHH_`` sequences, use
+the OOXML escape ``_xHHHH_`` so they read back unchanged.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import math
+import re
+
+from ...values import CellValue, nonfinite_text
+
+EXCEL_MAX_ROWS = 1_048_576
+EXCEL_MAX_COLUMNS = 16_384
+EXCEL_MAX_CHARS = 32_767
+_EPOCH = dt.datetime(1899, 12, 30)
+
+_REF = re.compile(r"([A-Z]{1,3})(\d+)$")
+_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+_LITERAL_ESCAPE = re.compile(r"_(x[0-9A-Fa-f]{4}_)")
+_ESCAPED = re.compile(r"_x([0-9A-Fa-f]{4})_")
+
+
+def column_letter(index: int) -> str:
+    """1 -> 'A', 27 -> 'AA'."""
+    letters = ""
+    while index:
+        index, remainder = divmod(index - 1, 26)
+        letters = chr(65 + remainder) + letters
+    return letters
+
+
+def column_index(letters: str) -> int:
+    """'A' -> 1, 'AA' -> 27."""
+    index = 0
+    for char in letters:
+        index = index * 26 + ord(char) - 64
+    return index
+
+
+def split_ref(ref: str) -> tuple[int, int]:
+    """'B7' -> (column 2, row 7)."""
+    match = _REF.match(ref.replace("$", ""))
+    if not match:
+        raise ValueError(f"not a cell reference: {ref!r}")
+    return column_index(match.group(1)), int(match.group(2))
+
+
+def escape_text(text: str) -> str:
+    text = _LITERAL_ESCAPE.sub(r"_x005F_\1", text)
+    text = _XML_ILLEGAL.sub(lambda m: f"_x{ord(m.group()):04X}_", text)
+    return html.escape(text, quote=False)
+
+
+def unescape_text(text: str) -> str:
+    """Text of a ``<t>`` element as a reader shows it (entities and ``_xHHHH_`` decoded)."""
+    return _ESCAPED.sub(lambda m: chr(int(m.group(1), 16)), html.unescape(text))
+
+
+def excel_serial(moment: dt.datetime) -> float:
+    """A naive datetime as an Excel date serial (days since 1899-12-30)."""
+    return (moment - _EPOCH) / dt.timedelta(days=1)
+
+
+def cell_xml(ref: str, value: CellValue, style: int | None = None) -> str:
+    """The ``<c>`` element for one value; '' for an empty value without a style."""
+    style_attr = f' s="{style}"' if style else ""
+    if value is None:
+        return f'<c r="{ref}"{style_attr}/>' if style_attr else ""
+    if isinstance(value, bool):
+        return f'<c r="{ref}"{style_attr} t="b"><v>{int(value)}</v></c>'
+    if isinstance(value, (int, float)):
+        text = nonfinite_text(value) if isinstance(value, float) else None
+        if text is not None:
+            return _inline(ref, style_attr, text)
+        return f'<c r="{ref}"{style_attr}><v>{_number(value)}</v></c>'
+    if isinstance(value, dt.datetime):
+        return f'<c r="{ref}"{style_attr}><v>{_number(excel_serial(value))}</v></c>'
+    return _inline(ref, style_attr, value)
+
+
+def _inline(ref: str, style_attr: str, text: str) -> str:
+    space = ' xml:space="preserve"' if text != text.strip() or "\n" in text else ""
+    return f'<c r="{ref}"{style_attr} t="inlineStr"><is><t{space}>{escape_text(text)}</t></is></c>'
+
+
+def _number(value: int | float) -> str:
+    if (
+        isinstance(value, float)
+        and math.isfinite(value)
+        and value == int(value)
+        and abs(value) < 1e15
+    ):
+        return str(int(value))
+    return repr(value)

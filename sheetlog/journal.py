@@ -1,0 +1,215 @@
+"""The durable local store: every finished run is committed here before any spreadsheet is touched.
+
+SQLite in WAL mode, shared safely by every process that uses the same directory. A run is recorded
+once with the targets it must reach; each (run, target) pair is ``pending`` until the target has
+taken the row, then ``delivered``. Metric histories (every ``log_metrics`` step) live here too.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    run_id  TEXT PRIMARY KEY,
+    created REAL NOT NULL,
+    record  TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS deliveries (
+    run_id   TEXT NOT NULL REFERENCES runs(run_id),
+    target   TEXT NOT NULL,
+    state    TEXT NOT NULL CHECK (state IN ('pending', 'delivered')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    error    TEXT,
+    updated  REAL NOT NULL,
+    PRIMARY KEY (run_id, target)
+);
+CREATE INDEX IF NOT EXISTS deliveries_by_state ON deliveries (target, state);
+CREATE TABLE IF NOT EXISTS metric_steps (
+    run_id TEXT NOT NULL,
+    key    TEXT NOT NULL,
+    step   INTEGER,
+    value  REAL,
+    time   REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS metric_steps_by_run ON metric_steps (run_id, key);
+"""
+
+
+def journal_dir(explicit: str | os.PathLike[str] | None = None) -> Path:
+    """The journal directory: explicit > ``SHEETLOG_DIR`` > ``.sheetlog`` in the working dir."""
+    chosen = explicit or os.environ.get("SHEETLOG_DIR") or ".sheetlog"
+    return Path(chosen).expanduser().resolve()
+
+
+@dataclass(frozen=True)
+class PendingSummary:
+    target: str
+    count: int
+    last_error: str | None
+
+
+class Journal:
+    """One SQLite journal; safe to share between threads of a process and between processes."""
+
+    def __init__(self, directory: str | os.PathLike[str] | None = None) -> None:
+        self.directory = journal_dir(directory)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.path = self.directory / "journal.db"
+        self._lock = threading.RLock()
+        self._conn = sqlite3.connect(
+            self.path, timeout=60, isolation_level=None, check_same_thread=False
+        )
+        self._conn.execute("PRAGMA busy_timeout = 60000")
+        self._conn.execute("PRAGMA journal_mode = WAL")
+        self._conn.execute("PRAGMA synchronous = NORMAL")
+        with self._transaction() as conn:
+            for statement in filter(str.strip, _SCHEMA.split(";")):
+                conn.execute(statement)
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def _transaction(self) -> _Transaction:
+        return _Transaction(self._conn, self._lock)
+
+    def add_run(self, record: dict[str, Any], targets: Sequence[str]) -> None:
+        """Commit a finished run and mark it pending for every target (replaces an earlier copy)."""
+        run_id = record["run_id"]
+        now = time.time()
+        with self._transaction() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO runs (run_id, created, record) VALUES (?, ?, ?)",
+                (run_id, now, encode_record(record)),
+            )
+            conn.executemany(
+                "INSERT OR REPLACE INTO deliveries (run_id, target, state, updated)"
+                " VALUES (?, ?, 'pending', ?)",
+                [(run_id, target, now) for target in targets],
+            )
+
+    def pending(self, target: str, limit: int = 10_000) -> list[dict[str, Any]]:
+        """Records still pending for ``target``, oldest first."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT r.record FROM deliveries d JOIN runs r USING (run_id)"
+                " WHERE d.target = ? AND d.state = 'pending' ORDER BY r.created, r.run_id LIMIT ?",
+                (target, limit),
+            ).fetchall()
+        return [decode_record(text) for (text,) in rows]
+
+    def mark_delivered(self, target: str, run_ids: Iterable[str]) -> None:
+        now = time.time()
+        with self._transaction() as conn:
+            conn.executemany(
+                "UPDATE deliveries SET state = 'delivered', error = NULL, updated = ?,"
+                " attempts = attempts + 1 WHERE target = ? AND run_id = ?",
+                [(now, target, run_id) for run_id in run_ids],
+            )
+
+    def note_failure(self, target: str, run_ids: Iterable[str], error: str) -> None:
+        """Record why these runs are still pending for ``target``."""
+        now = time.time()
+        with self._transaction() as conn:
+            conn.executemany(
+                "UPDATE deliveries SET error = ?, updated = ?, attempts = attempts + 1"
+                " WHERE target = ? AND run_id = ? AND state = 'pending'",
+                [(error, now, target, run_id) for run_id in run_ids],
+            )
+
+    def pending_targets(self) -> list[str]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT DISTINCT target FROM deliveries WHERE state = 'pending' ORDER BY target"
+            ).fetchall()
+        return [target for (target,) in rows]
+
+    def pending_summary(self) -> list[PendingSummary]:
+        """How many runs each target still owes, and the latest reason."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT target, COUNT(*), (SELECT error FROM deliveries e WHERE e.target = d.target"
+                " AND e.state = 'pending' AND e.error IS NOT NULL ORDER BY e.updated DESC LIMIT 1)"
+                " FROM deliveries d WHERE state = 'pending' GROUP BY target ORDER BY target"
+            ).fetchall()
+        return [PendingSummary(target, count, error) for target, count, error in rows]
+
+    def get_run(self, run_id: str) -> dict[str, Any] | None:
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT record FROM runs WHERE run_id = ?", (run_id,)
+            ).fetchone()
+        return decode_record(row[0]) if row else None
+
+    def add_metric_steps(self, run_id: str, steps: Sequence[tuple[str, int | None, float, float]]):
+        """Append ``(key, step, value, time)`` rows to a run's metric history."""
+        with self._transaction() as conn:
+            conn.executemany(
+                "INSERT INTO metric_steps (run_id, key, step, value, time) VALUES (?, ?, ?, ?, ?)",
+                [(run_id, *step) for step in steps],
+            )
+
+    def metric_history(self, run_id: str, key: str) -> list[tuple[int | None, float]]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT step, value FROM metric_steps WHERE run_id = ? AND key = ? ORDER BY rowid",
+                (run_id, key),
+            ).fetchall()
+        return [(step, _float_or_nan(value)) for step, value in rows]
+
+
+class _Transaction:
+    """``BEGIN IMMEDIATE`` ... ``COMMIT`` under the connection's thread lock."""
+
+    def __init__(self, conn: sqlite3.Connection, lock: threading.RLock) -> None:
+        self._conn = conn
+        self._lock = lock
+
+    def __enter__(self) -> sqlite3.Connection:
+        self._lock.acquire()
+        try:
+            self._conn.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            self._lock.release()
+            raise
+        return self._conn
+
+    def __exit__(self, exc_type: object, *_: object) -> None:
+        try:
+            self._conn.execute("ROLLBACK" if exc_type else "COMMIT")
+        finally:
+            self._lock.release()
+
+
+def _float_or_nan(value: float | None) -> float:
+    # SQLite stores NaN as NULL.
+    return math.nan if value is None else value
+
+
+def encode_record(record: dict[str, Any]) -> str:
+    """JSON for a record of cell values; datetimes tagged so they come back as datetimes."""
+    return json.dumps(
+        {
+            k: {"$datetime": v.isoformat()} if isinstance(v, dt.datetime) else v
+            for k, v in record.items()
+        },
+        ensure_ascii=False,
+    )
+
+
+def decode_record(text: str) -> dict[str, Any]:
+    return {
+        k: dt.datetime.fromisoformat(v["$datetime"]) if isinstance(v, dict) else v
+        for k, v in json.loads(text).items()
+    }

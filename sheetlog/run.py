@@ -1,0 +1,234 @@
+"""A training run: what the user logs while it runs, and the one row it becomes when it ends."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import math
+import os
+import threading
+import uuid
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from . import lifecycle
+from .context import CaptureOptions, capture_context
+from .delivery import deliver
+from .journal import Journal
+from .schema import clean_key, flatten
+from .targets import open_target, resolve_target
+from .values import CellValue, to_cell
+
+Summary = Literal["last", "min", "max"]
+_HISTORY_BATCH = 10_000
+_journals: dict[Path, Journal] = {}
+_journals_lock = threading.Lock()
+
+
+def open_journal(directory: str | os.PathLike[str] | None = None) -> Journal:
+    """The process's journal for ``directory`` (one SQLite connection per directory)."""
+    from .journal import journal_dir
+
+    path = journal_dir(directory)
+    with _journals_lock:
+        if path not in _journals:
+            _journals[path] = Journal(path)
+        return _journals[path]
+
+
+class Run:
+    """One training run. Use ``sheetlog.start_run(...)`` to make one."""
+
+    def __init__(
+        self,
+        *,
+        name: str | None = None,
+        params: Mapping[str, Any] | None = None,
+        tags: Mapping[str, Any] | None = None,
+        notes: str | None = None,
+        target: str | os.PathLike[str] | None = None,
+        capture: bool | CaptureOptions | Iterable[str] | None = True,
+        journal_dir: str | os.PathLike[str] | None = None,
+    ) -> None:
+        self.run_id = uuid.uuid4().hex
+        self.target = open_target(resolve_target(target)).key
+        self.journal = open_journal(journal_dir)
+        self.name = name
+        self.notes = notes
+        self.status = "RUNNING"
+        self.start_time = dt.datetime.now(dt.timezone.utc)
+        self.end_time: dt.datetime | None = None
+        self.error: str | None = None
+        self._lock = threading.Lock()
+        self._params: dict[str, CellValue] = {}
+        self._tags: dict[str, CellValue] = {}
+        self._metrics: dict[str, float] = {}
+        self._summaries: dict[str, Summary] = {}
+        self._history: list[tuple[str, int | None, float, float]] = []
+        self._model: dict[str, CellValue] = {}
+        self.context = capture_context(
+            CaptureOptions.parse(capture),
+            run_id=self.run_id,
+            patch_dir=self.journal.directory / "patches",
+        )
+        if params:
+            self.log_params(params)
+        if tags:
+            self.set_tags(tags)
+        lifecycle.started(self)
+
+    def __repr__(self) -> str:
+        return f"<Run {self.run_id} {self.status} -> {self.target}>"
+
+    # -- logging -------------------------------------------------------------------------------
+
+    def log_param(self, key: str, value: Any) -> None:
+        self.log_params({key: value})
+
+    def log_params(self, params: Mapping[str, Any]) -> None:
+        """Record hyper-parameters; nested dicts become dotted names (``optimizer.lr``)."""
+        flat = flatten("params", params)
+        with self._lock:
+            self._params.update({name: to_cell(value) for name, value in flat.items()})
+
+    def set_tag(self, key: str, value: Any) -> None:
+        self.set_tags({key: value})
+
+    def set_tags(self, tags: Mapping[str, Any]) -> None:
+        flat = flatten("tags", tags)
+        with self._lock:
+            self._tags.update({name: to_cell(value) for name, value in flat.items()})
+
+    def define_metric(self, key: str, summary: Summary = "last") -> None:
+        """Choose what the ``metrics.<key>`` column holds: the last value (default), min or max."""
+        if summary not in ("last", "min", "max"):
+            raise ValueError(f"summary must be 'last', 'min' or 'max', not {summary!r}")
+        self._summaries[clean_key(key)] = summary
+
+    def log_metric(self, key: str, value: Any, step: int | None = None) -> None:
+        self.log_metrics({key: value}, step=step)
+
+    def log_metrics(self, metrics: Mapping[str, Any], step: int | None = None) -> None:
+        """Record metric values (at an optional step); the full history goes to the journal."""
+        now = dt.datetime.now(dt.timezone.utc).timestamp()
+        flat = {key: _metric_value(key, value) for key, value in flatten("", metrics).items()}
+        with self._lock:
+            for key, value in flat.items():
+                self._metrics[key] = _summarised(
+                    self._summaries.get(key, "last"), self._metrics.get(key), value
+                )
+                self._history.append((key, step, value, now))
+            if len(self._history) >= _HISTORY_BATCH:
+                self._save_history()
+
+    def log_model(self, path: str | os.PathLike[str], *, checksum: bool = True) -> None:
+        """Record where the trained model is, with its size and (unless disabled) sha256."""
+        model = Path(path).expanduser().resolve()
+        self._model = {"model_path": str(model)}
+        if model.exists():
+            self._model["model_size"] = _size(model)
+            if checksum:
+                self._model["model_sha256"] = _sha256(model)
+
+    # -- ending --------------------------------------------------------------------------------
+
+    def __enter__(self) -> Run:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, _tb: object
+    ) -> None:
+        if self.status != "RUNNING":
+            return
+        if exc_type is None:
+            self.finish()
+        elif issubclass(exc_type, KeyboardInterrupt):
+            self.finish("KILLED")
+        elif issubclass(exc_type, SystemExit) and exc is not None and exc.code in (0, None):
+            self.finish()
+        else:
+            self.finish("FAILED", error=f"{exc_type.__name__}: {exc}")
+
+    def finish(self, status: str = "FINISHED", *, error: str | None = None) -> dict[str, Any]:
+        """End the run: commit its row to the journal, then write every pending row to the target.
+
+        Returns the row. A target that cannot take it now leaves it pending (with a warning).
+        """
+        with self._lock:
+            if self.status != "RUNNING":
+                raise RuntimeError(f"run {self.run_id} has already ended ({self.status})")
+            self.status = status
+            self.error = error
+        self.end_time = dt.datetime.now(dt.timezone.utc)
+        lifecycle.ended(self)
+        record = self.record()
+        self._save_history()
+        self.journal.add_run(record, [self.target])
+        deliver(self.journal, self.target)
+        return record
+
+    def record(self) -> dict[str, CellValue]:
+        """The run as one flat row of cell values."""
+        end = self.end_time or dt.datetime.now(dt.timezone.utc)
+        row: dict[str, CellValue] = {
+            "run_id": self.run_id,
+            "name": to_cell(self.name),
+            "status": self.status,
+            "start_time": to_cell(self.start_time),
+            "end_time": to_cell(self.end_time),
+            "duration_s": round((end - self.start_time).total_seconds(), 3),
+        }
+        with self._lock:
+            row.update(self._params)
+            row.update({f"metrics.{key}": value for key, value in self._metrics.items()})
+            row.update(self._tags)
+        row.update(self._model)
+        row["notes"] = to_cell(self.notes)
+        row["error"] = self.error
+        row.update({key: to_cell(value) for key, value in self.context.items()})
+        return row
+
+    def _save_history(self) -> None:
+        with self._lock:
+            history, self._history = self._history, []
+        if history:
+            self.journal.add_metric_steps(self.run_id, history)
+
+
+def _metric_value(key: str, value: Any) -> float:
+    cell = to_cell(value)
+    if isinstance(cell, (bool, int, float)):
+        return float(cell)
+    if isinstance(cell, str):
+        try:
+            return float(cell)
+        except ValueError:
+            pass
+    raise TypeError(f"metric {key!r} must be a number, not {type(value).__name__}: {value!r}")
+
+
+def _summarised(summary: Summary, current: float | None, value: float) -> float:
+    if current is None or summary == "last" or math.isnan(current):
+        return value
+    if math.isnan(value):
+        return current
+    return min(current, value) if summary == "min" else max(current, value)
+
+
+def _size(path: Path) -> int:
+    if path.is_file():
+        return path.stat().st_size
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+    for file in files:
+        if path.is_dir():
+            digest.update(file.relative_to(path).as_posix().encode() + b"\0")
+        with open(file, "rb") as handle:
+            for block in iter(lambda h=handle: h.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
