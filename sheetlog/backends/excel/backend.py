@@ -141,10 +141,12 @@ def _append(
     header_style = _header_style(sheet, styles, added_sheet)
     date_style = styles.datetime_style() if styles and plan.needs_dates else None
     append = plan.build(header_style, date_style)
-    package.write(entry.part, sheet.patched(append))
-    grow_tables(
-        package, entry.part, sheet.last_row, sheet.last_row + len(append.rows), append.header_cells
-    )
+    if added_sheet:
+        package.write(entry.part, sheet.patched(append))
+    else:
+        package.edit(entry.part, sheet.xml, sheet.edits(append), COMPRESS_LEVEL)
+    new_names = {column: name for name, column in plan.new_columns.items()}
+    grow_tables(package, entry.part, sheet.last_row, sheet.last_row + len(append.rows), new_names)
     if styles is not None and styles.changed:
         package.write("xl/styles.xml", styles.xml)
     return result, True

@@ -13,6 +13,9 @@ import zipfile
 import zlib
 from pathlib import Path
 
+from .chunked import Compressed, chunk_lengths, recompress
+from .worksheet import Edit
+
 _LOCAL_HEADER = struct.Struct("<4s5H3L2H")
 _CENTRAL_HEADER = struct.Struct("<4s6H3L5H2L")
 _END_RECORD = struct.Struct("<4s4H2LH")
@@ -30,6 +33,7 @@ class Package:
         self._infos = {info.filename: info for info in self._zip.infolist()}
         self._order = [info.filename for info in self._zip.infolist()]
         self._new: dict[str, bytes] = {}
+        self._compressed: dict[str, Compressed] = {}
 
     def __enter__(self) -> Package:
         return self
@@ -48,6 +52,8 @@ class Package:
         return name in self._infos or name in self._new
 
     def read(self, name: str) -> bytes:
+        if name in self._compressed:
+            raise ValueError(f"{name} was edited in this package; read it before editing")
         if name in self._new:
             return self._new[name]
         return self._zip.read(name)
@@ -55,6 +61,20 @@ class Package:
     def write(self, name: str, data: bytes) -> None:
         """Replace a part, or add it when the package has none by that name."""
         self._new[name] = data
+        self._compressed.pop(name, None)
+
+    def edit(self, name: str, old: bytes, edits: list[Edit], level: int) -> None:
+        """Replace part ``name`` (whose content is ``old``) by ``old`` with ``edits`` applied,
+        recompressing only the chunks of the stored part that the edits touch."""
+        info = self._infos[name]
+        chunks = chunk_lengths(info.extra, info.CRC, info.file_size, info.compress_size)
+        stored = None
+        if chunks and info.compress_type == zipfile.ZIP_DEFLATED:
+            with open(self.path, "rb") as source:
+                stored = _stored(source, info).data
+        compressed = recompress(old, stored, chunks, edits, level)
+        self._new[name] = b""
+        self._compressed[name] = compressed
 
     def save(self, destination: str | os.PathLike[str], compresslevel: int = 6) -> None:
         """Write the package to ``destination`` (a new file)."""
@@ -63,7 +83,9 @@ class Package:
             for name in self.names:
                 info = self._infos.get(name)
                 offset = out.tell()
-                if name in self._new or info is None:
+                if name in self._compressed:
+                    entry = _precompressed(name, self._compressed[name], info)
+                elif name in self._new or info is None:
                     entry = _compress(name, self._new[name], info, compresslevel)
                 else:
                     entry = _stored(source, info)
@@ -92,11 +114,14 @@ class Package:
 
 
 class _Entry:
-    def __init__(self, info: zipfile.ZipInfo, data: bytes, crc: int, size: int) -> None:
+    def __init__(
+        self, info: zipfile.ZipInfo, data: bytes, crc: int, size: int, extra: bytes = b""
+    ) -> None:
         self.info = info
         self.data = data
         self.crc = crc
         self.size = size
+        self.extra = extra
         if len(data) > _ZIP32_LIMIT or size > _ZIP32_LIMIT:
             raise OSError("sheetlog cannot write workbook parts larger than 4 GB")
         try:
@@ -147,7 +172,7 @@ class _Entry:
                 len(self.data),
                 self.size,
                 len(self.name),
-                0,
+                len(self.extra),
                 0,
                 0,
                 self.info.internal_attr,
@@ -155,6 +180,7 @@ class _Entry:
                 offset,
             )
             + self.name
+            + self.extra
         )
 
 
@@ -165,10 +191,10 @@ def _stored(source, info: zipfile.ZipInfo) -> _Entry:
     name_length, extra_length = header[-2], header[-1]
     source.seek(info.header_offset + _LOCAL_HEADER.size + name_length + extra_length)
     data = source.read(info.compress_size)
-    return _Entry(info, data, info.CRC, info.file_size)
+    return _Entry(info, data, info.CRC, info.file_size, info.extra)
 
 
-def _compress(name: str, payload: bytes, template: zipfile.ZipInfo | None, level: int) -> _Entry:
+def _new_info(name: str, template: zipfile.ZipInfo | None) -> zipfile.ZipInfo:
     info = zipfile.ZipInfo(
         name, date_time=template.date_time if template else (1980, 1, 1, 0, 0, 0)
     )
@@ -176,6 +202,15 @@ def _compress(name: str, payload: bytes, template: zipfile.ZipInfo | None, level
         info.external_attr = template.external_attr
         info.create_system = template.create_system
     info.compress_type = zipfile.ZIP_DEFLATED
+    return info
+
+
+def _precompressed(name: str, part: Compressed, template: zipfile.ZipInfo | None) -> _Entry:
+    return _Entry(_new_info(name, template), part.data, part.crc, part.size, part.extra)
+
+
+def _compress(name: str, payload: bytes, template: zipfile.ZipInfo | None, level: int) -> _Entry:
+    info = _new_info(name, template)
     compressor = zlib.compressobj(level, zlib.DEFLATED, -15)
     data = compressor.compress(payload) + compressor.flush()
     return _Entry(info, data, zlib.crc32(payload), len(payload))

@@ -6,11 +6,24 @@ at the end of its list, and every existing entry keeps its index, so no existing
 
 from __future__ import annotations
 
+import html
 import re
 
 DATETIME_FORMAT = "yyyy-mm-dd hh:mm:ss"
 _BUILTIN_DATETIME_IDS = {22}
-_NUMFMT = re.compile(rb'<(\w+:)?numFmt\b[^>]*\bnumFmtId="(\d+)"[^>]*\bformatCode="([^"]*)"')
+_NUMFMT = re.compile(rb"<(?:\w+:)?numFmt\b[^>]*>")
+
+
+def _number_formats(xml: bytes) -> dict[int, str]:
+    """Custom number formats, id -> code, whatever the attribute order (LibreOffice writes
+    ``formatCode`` first)."""
+    formats = {}
+    for element in _NUMFMT.findall(xml):
+        number = re.search(rb'\bnumFmtId="(\d+)"', element)
+        code = re.search(rb'\bformatCode="([^"]*)"', element)
+        if number and code:
+            formats[int(number.group(1))] = html.unescape(code.group(1).decode())
+    return formats
 
 
 class Styles:
@@ -40,10 +53,10 @@ class Styles:
     def datetime_style(self) -> int:
         """Index of a cell format showing date and time; added when the workbook has none."""
         datetime_ids = set(_BUILTIN_DATETIME_IDS)
-        for match in _NUMFMT.finditer(self.xml):
-            code = match.group(3).decode().lower()
+        for number, code in _number_formats(self.xml).items():
+            code = code.lower()
             if "y" in code and "d" in code and "h" in code:
-                datetime_ids.add(int(match.group(2)))
+                datetime_ids.add(number)
         for index, xf in enumerate(self._entries(b"cellXfs", b"xf")):
             number_format = re.search(rb'\bnumFmtId="(\d+)"', xf)
             if number_format and int(number_format.group(1)) in datetime_ids:
@@ -80,7 +93,7 @@ class Styles:
         )
 
     def _add_numfmt(self, code: str) -> int:
-        ids = [int(m.group(2)) for m in _NUMFMT.finditer(self.xml)]
+        ids = list(_number_formats(self.xml))
         new_id = max([163, *ids]) + 1
         entry = (
             b"<" + self.prefix + b'numFmt numFmtId="%d" formatCode="%s"/>' % (new_id, code.encode())

@@ -46,6 +46,28 @@ class Cell:
         return match.group(1) if match else None
 
 
+@dataclass(frozen=True)
+class Edit:
+    """Replace ``xml[start:end]`` with ``text``; ``isolate`` asks the compressor to cut the
+    stream around the new text, so that the next append can reuse what lies on either side."""
+
+    start: int
+    end: int
+    text: bytes
+    isolate: bool = False
+
+
+def apply_edits(xml: bytes, edits: list[Edit]) -> bytes:
+    """``xml`` with non-overlapping ``edits`` (sorted by position) applied."""
+    pieces, position = [], 0
+    for edit in edits:
+        pieces.append(xml[position : edit.start])
+        pieces.append(edit.text)
+        position = edit.end
+    pieces.append(xml[position:])
+    return b"".join(pieces)
+
+
 @dataclass
 class Append:
     """What to add: header cells ``{column: xml}`` and data rows ``[{column: (xml, style)}]``."""
@@ -81,12 +103,18 @@ class Worksheet:
             self._empty_data = None
             self.body_end = xml.index(b"</" + self.prefix + b"sheetData>", self.body_start)
         self.header_row = self._first_row()
+        self._header: list[str | None] | None = None
         self.last_row, self.insert_at, self.trailing = self._find_end()
 
     # -- reading -------------------------------------------------------------------------------
 
     def header(self) -> list[str | None]:
         """Row 1 as text, index 0 for column A; trailing empty cells dropped."""
+        if self._header is None:
+            self._header = self._read_header()
+        return list(self._header)
+
+    def _read_header(self) -> list[str | None]:
         if self.header_row is None:
             return []
         values: dict[int, str] = {}
@@ -221,30 +249,39 @@ class Worksheet:
 
     def patched(self, append: Append) -> bytes:
         """The part with the header cells, rows and widths of ``append`` added."""
-        first_new = self.last_row + 1
-        last_new = self.last_row + len(append.rows)
-        edits: list[tuple[int, int, bytes]] = []
-        if append.header_cells:
-            edits.append(self._header_edit(append.header_cells))
-        if append.rows:
-            edits.append(self._rows_edit(append.rows, first_new))
-        right = max([*append.header_cells, len(self.header())], default=1)
-        bottom = max(last_new, self.last_row)
-        xml = self._apply_body_edits(edits)
-        xml = self._with_dimension(xml, right, bottom)
-        xml = self._with_autofilter(xml, append.header_cells, bottom)
-        return self._with_widths(xml, append.widths)
+        return apply_edits(self.xml, self.edits(append))
 
-    def _header_edit(self, header_cells: dict[int, str]) -> tuple[int, int, bytes]:
+    def edits(self, append: Append) -> list[Edit]:
+        """The changes ``append`` makes, as replacements of spans of the original part."""
+        body: list[Edit] = []
+        if append.header_cells:
+            body.append(self._header_edit(append.header_cells))
+        if append.rows:
+            body.append(self._rows_edit(append.rows, self.last_row + 1))
+        right = max([*append.header_cells, len(self.header())], default=1)
+        bottom = self.last_row + len(append.rows)
+        edits = self._body_edits(body)
+        for edit in (
+            self._dimension_edit(right, bottom),
+            self._autofilter_edit(append.header_cells, bottom),
+            self._widths_edit(append.widths),
+        ):
+            if edit is not None:
+                edits.append(edit)
+        return sorted(edits, key=lambda edit: (edit.start, edit.end))
+
+    def _header_edit(self, header_cells: dict[int, str]) -> Edit:
         new_cells = {col: self._prefixed(xml) for col, xml in header_cells.items()}
         if self.header_row is None:
             cells = b"".join(new_cells[col] for col in sorted(new_cells))
-            return self.body_start, self.body_start, self._row_xml(1, b"", cells)
+            return Edit(self.body_start, self.body_start, self._row_xml(1, b"", cells), True)
         merged = self._merge_cells(self.header_row.content, new_cells)
         attrs = _without_spans(self.header_row.attrs)
-        return self.header_row.start, self.header_row.end, self._row_xml(1, attrs, merged)
+        return Edit(
+            self.header_row.start, self.header_row.end, self._row_xml(1, attrs, merged), True
+        )
 
-    def _rows_edit(self, rows: list[dict[int, str]], first_new: int) -> tuple[int, int, bytes]:
+    def _rows_edit(self, rows: list[dict[int, str]], first_new: int) -> Edit:
         existing = {row.number: row for row in self.trailing}
         out: dict[int, bytes] = {}
         for offset, cells in enumerate(rows):
@@ -260,7 +297,7 @@ class Worksheet:
         for number, row in existing.items():
             out[number] = self._row_xml(number, row.attrs, row.content)
         replacement = b"".join(out[number] for number in sorted(out))
-        return self.insert_at, self.body_end, replacement
+        return Edit(self.insert_at, self.body_end, replacement, True)
 
     def _merge_cells(self, content: bytes, new_cells: dict[int, bytes]) -> bytes:
         """A row's cells with new ones merged in; a new cell without a style keeps the old one's."""
@@ -293,16 +330,14 @@ class Worksheet:
             return data
         return re.sub(rb"<(/?)(c|v|is|t)\b", rb"<\1" + self.prefix + rb"\2", data)
 
-    def _apply_body_edits(self, edits: list[tuple[int, int, bytes]]) -> bytes:
-        xml = self.xml
-        if self._empty_data and edits:
-            start, end = self._empty_data
-            tag = b"<" + self.prefix + b"sheetData>"
-            body = b"".join(text for _, _, text in sorted(edits))
-            return xml[:start] + tag + body + b"</" + self.prefix + b"sheetData>" + xml[end:]
-        for start, end, text in sorted(edits, reverse=True):
-            xml = xml[:start] + text + xml[end:]
-        return xml
+    def _body_edits(self, edits: list[Edit]) -> list[Edit]:
+        """Body edits as they are, or, for an empty ``<sheetData/>``, one edit replacing it."""
+        if not (self._empty_data and edits):
+            return edits
+        start, end = self._empty_data
+        body = b"".join(edit.text for edit in sorted(edits, key=lambda e: e.start))
+        tag = b"<" + self.prefix + b"sheetData>"
+        return [Edit(start, end, tag + body + b"</" + self.prefix + b"sheetData>", True)]
 
     def _dimension_ref(self) -> str | None:
         match = re.search(
@@ -310,33 +345,31 @@ class Worksheet:
         )
         return match.group(1).decode() if match else None
 
-    def _with_dimension(self, xml: bytes, right: int, bottom: int) -> bytes:
-        pattern = re.compile(
-            rb"(<" + re.escape(self.prefix) + rb'dimension\b[^>]*\bref=")([^"]*)(")'
-        )
-        match = pattern.search(xml)
+    def _dimension_edit(self, right: int, bottom: int) -> Edit | None:
+        pattern = re.compile(rb"<" + re.escape(self.prefix) + rb'dimension\b[^>]*\bref="([^"]*)"')
+        match = pattern.search(self.xml, 0, self.body_start)
         if match is None:
-            return xml
-        ref = grown_ref(match.group(2).decode(), right, bottom)
-        return xml[: match.start(2)] + ref.encode() + xml[match.end(2) :]
+            return None
+        ref = grown_ref(match.group(1).decode(), right, bottom)
+        return Edit(match.start(1), match.end(1), ref.encode(), True)
 
-    def _with_autofilter(self, xml: bytes, header_cells: dict[int, str], bottom: int) -> bytes:
-        pattern = re.compile(
-            rb"(<" + re.escape(self.prefix) + rb'autoFilter\b[^>]*\bref=")([^"]*)(")'
-        )
-        match = pattern.search(xml)
+    def _autofilter_edit(self, header_cells: dict[int, str], bottom: int) -> Edit | None:
+        pattern = re.compile(rb"<" + re.escape(self.prefix) + rb'autoFilter\b[^>]*\bref="([^"]*)"')
+        match = pattern.search(self.xml, self.body_end)
         if match is None:
-            return xml
-        ref = extended_range(match.group(2).decode(), sorted(header_cells), bottom)
+            return None
+        ref = extended_range(match.group(1).decode(), sorted(header_cells), bottom)
         if ref is None:
-            return xml
-        return xml[: match.start(2)] + ref.encode() + xml[match.end(2) :]
+            return None
+        return Edit(match.start(1), match.end(1), ref.encode())
 
-    def _with_widths(self, xml: bytes, widths: dict[int, float]) -> bytes:
+    def _widths_edit(self, widths: dict[int, float]) -> Edit | None:
         if not widths:
-            return xml
+            return None
         p = re.escape(self.prefix)
-        cols = re.search(rb"<" + p + rb"cols>(.*?)</" + p + rb"cols>", xml, re.S)
+        cols = re.compile(rb"<" + p + rb"cols>(.*?)</" + p + rb"cols>", re.S).search(
+            self.xml, 0, self.body_start
+        )
         existing = (
             []
             if cols is None
@@ -349,30 +382,20 @@ class Worksheet:
         )
         entries = list(existing)
         for column, width in sorted(widths.items()):
-            if any(low <= column <= high for low, high, _ in existing):
-                continue
-            entries.append(
-                (
+            if not any(low <= column <= high for low, high, _ in existing):
+                entry = b'col min="%d" max="%d" width="%.2f" customWidth="1"/>' % (
                     column,
                     column,
-                    b"<" + self.prefix + b'col min="%d" max="%d" width="%.2f"'
-                    b' customWidth="1"/>' % (column, column, width),
+                    width,
                 )
-            )
+                entries.append((column, column, b"<" + self.prefix + entry))
         entries.sort(key=lambda entry: entry[0])
-        block = (
-            b"<"
-            + self.prefix
-            + b"cols>"
-            + b"".join(e[2] for e in entries)
-            + b"</"
-            + self.prefix
-            + b"cols>"
-        )
+        block = b"".join(entry[2] for entry in entries)
+        block = b"<" + self.prefix + b"cols>" + block + b"</" + self.prefix + b"cols>"
         if cols is not None:
-            return xml[: cols.start()] + block + xml[cols.end() :]
-        data = re.search(rb"<" + p + rb"sheetData\b", xml)
-        return xml[: data.start()] + block + xml[data.start() :]
+            return Edit(cols.start(), cols.end(), block)
+        data = re.compile(rb"<" + p + rb"sheetData\b").search(self.xml)
+        return Edit(data.start(), data.start(), block)
 
 
 def _int_attr(element: bytes, name: bytes) -> int:
