@@ -10,8 +10,9 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass, field
 
+from .backends.base import Backend
 from .errors import SheetlogWarning, TargetError
-from .journal import Journal
+from .journal import Journal, PendingRun
 from .targets import open_target
 
 BATCH_SIZE = 5_000
@@ -39,45 +40,60 @@ class DeliveryReport:
 
 def deliver(journal: Journal, target: str) -> DeliveryReport:
     """Write every run pending for ``target``; failures are warned about, never raised."""
-    report = DeliveryReport()
-    report.delivered[target] = 0
+    report = DeliveryReport(delivered={target: 0})
     try:
         backend = open_target(target)
     except ValueError as error:
         return _keep_pending(journal, target, journal.pending(target), str(error), report)
-    while True:
-        records = journal.pending(target, BATCH_SIZE)
-        if not records:
-            break
-        try:
-            result = backend.write(records)
-        except TargetError as error:
-            return _keep_pending(journal, target, records, str(error), report)
-        except Exception as error:  # a bug must not cost the user their training run
-            reason = f"unexpected {type(error).__name__}: {error} (please report this)"
-            return _keep_pending(journal, target, records, reason, report)
-        journal.mark_delivered(target, result.written + result.already_present)
-        report.delivered[target] += len(result.written)
-        for notice in result.notices:
-            warnings.warn(f"sheetlog: {target}: {notice}", SheetlogWarning, stacklevel=3)
-        for run_id, reason in result.rejected.items():
-            journal.note_failure(target, [run_id], reason)
-        if result.rejected:
-            first = next(iter(result.rejected.items()))
-            _warn_pending(target, len(result.rejected), f"run {first[0]}: {first[1]}")
-            report.pending[target] = len(result.rejected)
-            report.errors[target] = first[1]
-            break
-        if len(records) < BATCH_SIZE:
-            break
+    runs: list[PendingRun] = []
+    try:
+        with backend.lock():
+            rejected = 0
+            while True:
+                runs = journal.pending(target, BATCH_SIZE, offset=rejected)
+                if not runs:
+                    break
+                rejected += _deliver_batch(journal, target, backend, runs, report)
+                if len(runs) < BATCH_SIZE:
+                    break
+    except TargetError as error:
+        return _keep_pending(journal, target, runs or journal.pending(target), str(error), report)
+    except Exception as error:  # a bug must not cost the user their training run
+        reason = f"unexpected {type(error).__name__}: {error} (please report this)"
+        return _keep_pending(journal, target, runs or journal.pending(target), reason, report)
     return report
 
 
+def _deliver_batch(
+    journal: Journal,
+    target: str,
+    backend: Backend,
+    runs: list[PendingRun],
+    report: DeliveryReport,
+) -> int:
+    """Write one batch; returns how many runs the target rejected (they stay pending)."""
+    journal.begin_attempt(target, [run.run_id for run in runs])
+    possibly_written = {run.run_id for run in runs if run.attempts > 0}
+    result = backend.write([run.record for run in runs], possibly_written)
+    journal.mark_delivered(target, result.written + result.already_present)
+    report.delivered[target] += len(result.written)
+    for notice in result.notices:
+        warnings.warn(f"sheetlog: {target}: {notice}", SheetlogWarning, stacklevel=4)
+    for run_id, reason in result.rejected.items():
+        journal.note_failure(target, [run_id], reason)
+    if result.rejected:
+        run_id, reason = next(iter(result.rejected.items()))
+        _warn_pending(target, len(result.rejected), f"run {run_id}: {reason}")
+        report.pending[target] = report.pending.get(target, 0) + len(result.rejected)
+        report.errors[target] = reason
+    return len(result.rejected)
+
+
 def _keep_pending(
-    journal: Journal, target: str, records: list[dict], reason: str, report: DeliveryReport
+    journal: Journal, target: str, runs: list[PendingRun], reason: str, report: DeliveryReport
 ) -> DeliveryReport:
-    journal.note_failure(target, [r["run_id"] for r in records], reason)
-    count = len(records)
+    journal.note_failure(target, [run.run_id for run in runs], reason)
+    count = len(runs)
     _warn_pending(target, count, reason)
     report.pending[target] = count
     report.errors[target] = reason

@@ -53,6 +53,16 @@ def journal_dir(explicit: str | os.PathLike[str] | None = None) -> Path:
 
 
 @dataclass(frozen=True)
+class PendingRun:
+    record: dict[str, Any]
+    attempts: int
+
+    @property
+    def run_id(self) -> str:
+        return self.record["run_id"]
+
+
+@dataclass(frozen=True)
 class PendingSummary:
     target: str
     count: int
@@ -99,22 +109,31 @@ class Journal:
                 [(run_id, target, now) for target in targets],
             )
 
-    def pending(self, target: str, limit: int = 10_000) -> list[dict[str, Any]]:
-        """Records still pending for ``target``, oldest first."""
+    def pending(self, target: str, limit: int = 10_000, offset: int = 0) -> list[PendingRun]:
+        """Runs still pending for ``target``, oldest first."""
         with self._lock:
             rows = self._conn.execute(
-                "SELECT r.record FROM deliveries d JOIN runs r USING (run_id)"
-                " WHERE d.target = ? AND d.state = 'pending' ORDER BY r.created, r.run_id LIMIT ?",
-                (target, limit),
+                "SELECT r.record, d.attempts FROM deliveries d JOIN runs r USING (run_id)"
+                " WHERE d.target = ? AND d.state = 'pending' ORDER BY r.created, r.run_id"
+                " LIMIT ? OFFSET ?",
+                (target, limit, offset),
             ).fetchall()
-        return [decode_record(text) for (text,) in rows]
+        return [PendingRun(decode_record(text), attempts) for text, attempts in rows]
+
+    def begin_attempt(self, target: str, run_ids: Iterable[str]) -> None:
+        """Count a delivery attempt before writing, so that a crash mid-write is known later."""
+        with self._transaction() as conn:
+            conn.executemany(
+                "UPDATE deliveries SET attempts = attempts + 1 WHERE target = ? AND run_id = ?",
+                [(target, run_id) for run_id in run_ids],
+            )
 
     def mark_delivered(self, target: str, run_ids: Iterable[str]) -> None:
         now = time.time()
         with self._transaction() as conn:
             conn.executemany(
-                "UPDATE deliveries SET state = 'delivered', error = NULL, updated = ?,"
-                " attempts = attempts + 1 WHERE target = ? AND run_id = ?",
+                "UPDATE deliveries SET state = 'delivered', error = NULL, updated = ?"
+                " WHERE target = ? AND run_id = ?",
                 [(now, target, run_id) for run_id in run_ids],
             )
 
@@ -123,7 +142,7 @@ class Journal:
         now = time.time()
         with self._transaction() as conn:
             conn.executemany(
-                "UPDATE deliveries SET error = ?, updated = ?, attempts = attempts + 1"
+                "UPDATE deliveries SET error = ?, updated = ?"
                 " WHERE target = ? AND run_id = ? AND state = 'pending'",
                 [(error, now, target, run_id) for run_id in run_ids],
             )

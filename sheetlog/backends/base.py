@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -28,10 +29,17 @@ class Table:
 class Backend(Protocol):
     key: str
 
-    def write(self, records: Sequence[dict[str, Any]]) -> WriteResult:
-        """Add the columns the records need and append each record whose run_id is not there yet.
+    def lock(self) -> AbstractContextManager[None]:
+        """Hold the target for one delivery. Raises ``TargetError`` when it cannot be taken."""
 
-        Raises ``TargetError`` when the target cannot take rows now (nothing is written then).
+    def write(
+        self, records: Sequence[dict[str, Any]], possibly_written: Collection[str] = ()
+    ) -> WriteResult:
+        """Add the columns the records need and append each record not in the target yet.
+
+        The caller holds ``lock()``. Only run_ids in ``possibly_written`` (an earlier delivery of
+        them was interrupted) can already be there, so only those are looked for. Raises
+        ``TargetError`` when the target cannot take rows now (nothing is written then).
         """
 
     def read(self) -> Table:

@@ -7,7 +7,7 @@ import datetime as dt
 import importlib.resources
 import os
 import shutil
-from collections.abc import Sequence
+from collections.abc import Collection, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -45,31 +45,41 @@ class ExcelBackend:
     def lock_path(self) -> Path:
         return self.path.with_name(f".{self.path.name}.sheetlog-lock")
 
-    def write(self, records: Sequence[dict[str, Any]]) -> WriteResult:
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold the workbook for one delivery (other sheetlog processes wait)."""
         check_not_open(self.path)
         try:
             with FileLock(self.lock_path, timeout=LOCK_TIMEOUT_S):
-                return self._write_locked(records)
+                yield
         except Timeout as error:
             raise TargetError(
                 f"{self.path} stayed locked by another sheetlog process for {LOCK_TIMEOUT_S} s; "
                 f"if none is running, delete {self.lock_path}"
             ) from error
+
+    def write(
+        self, records: Sequence[dict[str, Any]], possibly_written: Collection[str] = ()
+    ) -> WriteResult:
+        """Append ``records`` (the caller holds ``lock()``); see ``Backend.write``."""
+        try:
+            return self._write(records, possibly_written)
         except OSError as error:
             raise TargetError(f"cannot write {self.path}: {error}") from error
 
-    def _write_locked(self, records: Sequence[dict[str, Any]]) -> WriteResult:
+    def _write(
+        self, records: Sequence[dict[str, Any]], possibly_written: Collection[str]
+    ) -> WriteResult:
         if not self.path.exists():
             self._create()
+        check_workbook_file(self.path)
         if self.path.suffix.lower() not in (".xlsx", ".xlsm"):
-            check_workbook_file(self.path)
             raise UnsupportedWorkbook(
                 f"{self.path}: sheetlog writes .xlsx (or .xlsm) workbooks; use a target ending"
                 " in .xlsx"
             )
-        check_workbook_file(self.path)
         with Package(self.path) as package:
-            result, changed = _append(package, self.sheet, records)
+            result, changed = _append(package, self.sheet, records, set(possibly_written))
             if changed:
                 self._replace_with(package)
         return result
@@ -121,7 +131,10 @@ class ExcelBackend:
 
 
 def _append(
-    package: Package, sheet_name: str | None, records: Sequence[dict[str, Any]]
+    package: Package,
+    sheet_name: str | None,
+    records: Sequence[dict[str, Any]],
+    possibly_written: set[str],
 ) -> tuple[WriteResult, bool]:
     """Patch ``package`` in memory; returns the result and whether anything changed."""
     index = WorkbookIndex(package)
@@ -134,7 +147,7 @@ def _append(
     )
     sheet = Worksheet(package.read(entry.part), shared)
     styles = Styles(package.read("xl/styles.xml")) if package.has("xl/styles.xml") else None
-    plan = _Plan(sheet, records)
+    plan = _Plan(sheet, records, possibly_written)
     result = plan.result
     if not plan.rows and not added_sheet:
         return result, False
@@ -155,7 +168,9 @@ def _append(
 class _Plan:
     """Which records to write, in which columns: header matching, new columns, limits."""
 
-    def __init__(self, sheet: Worksheet, records: Sequence[dict[str, Any]]) -> None:
+    def __init__(
+        self, sheet: Worksheet, records: Sequence[dict[str, Any]], possibly_written: set[str]
+    ) -> None:
         self.sheet = sheet
         self.result = WriteResult()
         header = sheet.header()
@@ -163,7 +178,7 @@ class _Plan:
             name for record in records for name, value in record.items() if value is not None
         )
         mapping = match_header(header, names)
-        present = self._present_run_ids(header, mapping, records)
+        present = self._present_run_ids(mapping, possibly_written)
         next_column = sheet.used_width() + 1
         self.new_columns: dict[str, int] = {}
         for name in names:
@@ -201,12 +216,11 @@ class _Plan:
             self.new_columns[name] = first + offset
             self.columns[name] = first + offset
 
-    def _present_run_ids(
-        self, header: list[str | None], mapping: dict[str, int], records: Sequence[dict[str, Any]]
-    ) -> set[str]:
+    def _present_run_ids(self, mapping: dict[str, int], possibly_written: set[str]) -> set[str]:
+        """Which of the runs an earlier, interrupted delivery may have written are in the sheet."""
         if "run_id" not in mapping:
             return set()
-        candidates = [r["run_id"] for r in records if self.sheet.mentions(r["run_id"])]
+        candidates = [run_id for run_id in possibly_written if self.sheet.mentions(run_id)]
         if not candidates:
             return set()
         existing = self.sheet.column_texts(mapping["run_id"] + 1)
