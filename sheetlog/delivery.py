@@ -7,11 +7,10 @@ in the journal and shown as a ``SheetlogWarning``.
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field
 
 from .backends.base import Backend
-from .errors import SheetlogWarning, TargetError
+from .errors import TargetError, warn
 from .journal import Journal, PendingRun
 from .targets import open_target
 
@@ -78,7 +77,7 @@ def _deliver_batch(
     journal.mark_delivered(target, result.written + result.already_present)
     report.delivered[target] += len(result.written)
     for notice in result.notices:
-        warnings.warn(f"sheetlog: {target}: {notice}", SheetlogWarning, stacklevel=4)
+        warn(f"sheetlog: {target}: {notice}")
     for run_id, reason in result.rejected.items():
         journal.note_failure(target, [run_id], reason)
     if result.rejected:
@@ -101,12 +100,10 @@ def _keep_pending(
 
 
 def _warn_pending(target: str, count: int, reason: str) -> None:
-    runs = "1 run is" if count == 1 else f"{count} runs are"
-    warnings.warn(
+    runs, they = ("1 run is", "it") if count == 1 else (f"{count} runs are", "they")
+    warn(
         f"sheetlog: {runs} kept in the journal but not written to {target}: {reason}"
-        " — they will be written by the next logged run or sheetlog.flush().",
-        SheetlogWarning,
-        stacklevel=3,
+        f" — {they} will be written by the next logged run or sheetlog.flush()."
     )
 
 

@@ -5,6 +5,21 @@ delivery; delivery turns it into a warning and leaves the row pending in the jou
 """
 
 
+import os
+import sys
+import warnings
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def warn(message: str) -> None:
+    """Issue a ``SheetlogWarning`` attributed to the first caller outside sheetlog."""
+    level, frame = 1, sys._getframe(1)
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE_DIR):
+        level, frame = level + 1, frame.f_back
+    warnings.warn(message, SheetlogWarning, stacklevel=level + 1)
+
+
 class SheetlogError(Exception):
     """Base class of every error sheetlog raises."""
 

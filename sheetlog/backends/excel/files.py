@@ -27,8 +27,8 @@ def check_not_open(path: Path) -> None:
     if locks:
         raise TargetLocked(
             f"{path} is open in Excel or LibreOffice (lock file {locks[0].name}); a row written now"
-            " would be lost when they save. The run is kept and will be written once the workbook"
-            f" is closed. If nobody has it open, delete {locks[0]}."
+            " would be lost when they save; close it first. If nobody has it open, delete"
+            f" {locks[0]}."
         )
 
 
