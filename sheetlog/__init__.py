@@ -7,7 +7,7 @@ with sheetlog.start_run(params={"lr": 0.01, "epochs": 3}) as run:
 sheetlog.load()  # -> pandas DataFrame, one row per run
 """
 
-from .api import flush, load, log_run, start_run
+from .api import flush, load, load_history, log_run, start_run
 from .context import CaptureOptions
 from .delivery import DeliveryReport
 from .errors import (
@@ -34,6 +34,7 @@ __all__ = [
     "UnsupportedWorkbook",
     "flush",
     "load",
+    "load_history",
     "log_run",
     "start_run",
 ]

@@ -89,3 +89,17 @@ def load(target: str | os.PathLike[str] | None = None) -> pandas.DataFrame:
     from .reading import to_dataframe
 
     return to_dataframe(open_target(resolve_target(target)).read())
+
+
+def load_history(
+    run_id: str, key: str | None = None, *, journal_dir: str | os.PathLike[str] | None = None
+) -> pandas.DataFrame:
+    """Every metric value a run logged (columns ``key``, ``step``, ``value``, ``time`` in UTC),
+    from the journal of the machine that ran it."""
+    import pandas as pd
+
+    steps = open_journal(journal_dir).metric_steps(run_id, key)
+    frame = pd.DataFrame(steps, columns=["key", "step", "value", "time"])
+    frame["step"] = frame["step"].astype("Int64")
+    frame["time"] = pd.to_datetime(frame["time"], unit="s", utc=True)
+    return frame

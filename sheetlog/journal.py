@@ -180,12 +180,21 @@ class Journal:
             )
 
     def metric_history(self, run_id: str, key: str) -> list[tuple[int | None, float]]:
+        """``(step, value)`` of every value logged for one metric of a run, in logging order."""
+        return [(step, value) for _, step, value, _ in self.metric_steps(run_id, key)]
+
+    def metric_steps(
+        self, run_id: str, key: str | None = None
+    ) -> list[tuple[str, int | None, float, float]]:
+        """``(key, step, value, unix time)`` of every logged metric value of a run."""
+        query = "SELECT key, step, value, time FROM metric_steps WHERE run_id = ?"
+        arguments: tuple[str, ...] = (run_id,)
+        if key is not None:
+            query += " AND key = ?"
+            arguments += (key,)
         with self._lock:
-            rows = self._conn.execute(
-                "SELECT step, value FROM metric_steps WHERE run_id = ? AND key = ? ORDER BY rowid",
-                (run_id, key),
-            ).fetchall()
-        return [(step, _float_or_nan(value)) for step, value in rows]
+            rows = self._conn.execute(query + " ORDER BY rowid", arguments).fetchall()
+        return [(k, step, _float_or_nan(value), time) for k, step, value, time in rows]
 
 
 class _Transaction:
