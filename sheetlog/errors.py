@@ -4,7 +4,6 @@ A target that cannot take a row right now raises one of the ``TargetError`` subc
 delivery; delivery turns it into a warning and leaves the row pending in the journal.
 """
 
-
 import os
 import sys
 import warnings

@@ -207,6 +207,10 @@ class _Transaction:
     def __enter__(self) -> sqlite3.Connection:
         self._lock.acquire()
         try:
+            if self._conn.in_transaction:
+                # The SIGTERM handler interrupted this thread's own transaction, which will never
+                # resume (the process dies next): keep its complete statements.
+                self._conn.execute("COMMIT")
             self._conn.execute("BEGIN IMMEDIATE")
         except BaseException:
             self._lock.release()

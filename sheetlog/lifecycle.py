@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from .run import Run
 
 _active: list[Run] = []
-_lock = threading.Lock()
+_lock = threading.RLock()  # reentrant: the SIGTERM handler runs on the main thread
 _installed = False
 _uncaught: BaseException | None = None
 

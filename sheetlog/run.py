@@ -60,7 +60,8 @@ class Run:
         self.start_time = dt.datetime.now(dt.timezone.utc)
         self.end_time: dt.datetime | None = None
         self.error: str | None = None
-        self._lock = threading.Lock()
+        # Reentrant: the SIGTERM handler may end the run while the main thread holds the lock.
+        self._lock = threading.RLock()
         self._params: dict[str, CellValue] = {}
         self._tags: dict[str, CellValue] = {}
         self._metrics: dict[str, float] = {}
@@ -119,8 +120,9 @@ class Run:
                     self._summaries.get(key, "last"), self._metrics.get(key), value
                 )
                 self._history.append((key, step, value, now))
-            if len(self._history) >= _HISTORY_BATCH:
-                self._save_history()
+            full = len(self._history) >= _HISTORY_BATCH
+        if full:  # the journal write happens outside the lock
+            self._save_history()
 
     def log_model(self, path: str | os.PathLike[str], *, checksum: bool = True) -> None:
         """Record where the trained model is, with its size and (unless disabled) sha256."""
@@ -185,7 +187,7 @@ class Run:
             row.update(self._tags)
         row.update(self._model)
         row["notes"] = to_cell(self.notes)
-        row["error"] = self.error
+        row["error"] = to_cell(self.error)
         row.update({key: to_cell(value) for key, value in self.context.items()})
         return row
 

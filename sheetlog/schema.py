@@ -11,6 +11,8 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from .values import storable_text
+
 #: Column groups, in the order new columns are laid out. A name belongs to the first group whose
 #: pattern matches it; anything else is a context column and goes last.
 _GROUPS: list[tuple[str, re.Pattern[str]]] = [
@@ -36,7 +38,7 @@ def clean_key(key: Any) -> str:
     Raises ``ValueError`` for a key that is empty once cleaned: that is a mistake in the caller's
     code, not something to guess around.
     """
-    text = _CONTROL.sub(" ", str(key)).strip()
+    text = storable_text(_CONTROL.sub(" ", str(key)).strip())
     if not text:
         raise ValueError(f"empty parameter, metric or tag name: {key!r}")
     return text
@@ -64,8 +66,7 @@ def group_of(name: str) -> int:
 
 def order_columns(names: Iterable[str]) -> list[str]:
     """Order new column names by group, keeping first-seen order inside a group."""
-    unique = list(dict.fromkeys(names))
-    return sorted(unique, key=lambda name: (group_of(name), unique.index(name)))
+    return sorted(dict.fromkeys(names), key=group_of)  # sorted() is stable
 
 
 def _fold(name: str) -> str:

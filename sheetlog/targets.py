@@ -21,7 +21,8 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 DEFAULT_TARGET = "runs.xlsx"
-EXCEL_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".xlsb", ".ods")
+EXCEL_SUFFIXES = (".xlsx", ".xlsm")
+OTHER_SPREADSHEET_SUFFIXES = (".xls", ".xlsb", ".ods")
 
 
 def resolve_target(explicit: str | os.PathLike[str] | None = None) -> str:
@@ -64,6 +65,12 @@ def open_target(target: str | os.PathLike[str]) -> Backend:
     path, _, sheet = text.partition("#")
     if path.lower().endswith(EXCEL_SUFFIXES):
         return ExcelBackend(path, sheet or None)
+    if path.lower().endswith(OTHER_SPREADSHEET_SUFFIXES):
+        raise ValueError(
+            f"target {text!r}: sheetlog writes .xlsx workbooks, not {Path(path).suffix} files. Use"
+            " a target ending in .xlsx; to keep logging into this file, open it in Excel or"
+            " LibreOffice and save it as Excel Workbook (.xlsx)."
+        )
     raise ValueError(
         f"unknown target {text!r}: sheetlog writes to a path ending in .xlsx (optionally followed"
         " by #SheetName), e.g. runs.xlsx or results/runs.xlsx#Sweep1"

@@ -31,7 +31,9 @@ NONFINITE_TEXT = {"nan": "NaN", "inf": "inf", "-inf": "-inf"}
 
 def to_cell(value: Any) -> CellValue:
     """Convert one logged value to a cell value (see the module docstring for the rules)."""
-    if value is None or isinstance(value, (bool, str, float)):
+    if isinstance(value, str):
+        return storable_text(value)
+    if value is None or isinstance(value, (bool, float)):
         return value
     if isinstance(value, int):
         return value if abs(value) <= MAX_EXACT_INT else str(value)
@@ -57,9 +59,20 @@ def to_cell(value: Any) -> CellValue:
     return json_text(value) if _is_container(value) else str(value)
 
 
+def storable_text(text: str) -> str:
+    """``text``, with lone surrogates (undecodable bytes of file names or ``sys.argv``) written as
+    visible ``\\udcff`` escapes: UTF-8, hence the journal and the workbook, cannot hold them."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
+
+
 def json_text(value: Any) -> str:
     """Compact JSON for lists, dicts and array-likes; NaN and ±inf written as JSON5-style words."""
-    return json.dumps(_jsonable(value), ensure_ascii=False, separators=(", ", ": "), default=str)
+    text = json.dumps(_jsonable(value), ensure_ascii=False, separators=(", ", ": "), default=str)
+    return storable_text(text)
 
 
 def _jsonable(value: Any) -> Any:

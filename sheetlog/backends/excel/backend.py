@@ -4,21 +4,25 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import glob
 import importlib.resources
 import os
+import re
 import shutil
+import zipfile
+import zlib
 from collections.abc import Collection, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from filelock import FileLock, Timeout
 
-from ...errors import RowRejected, TargetError, UnsupportedWorkbook
+from ...errors import RowRejected, TargetError
 from ...schema import match_header, order_columns
 from ...values import clip_text
 from ..base import Table, WriteResult
 from .cells import EXCEL_MAX_CHARS, EXCEL_MAX_COLUMNS, EXCEL_MAX_ROWS, cell_xml, column_letter
-from .files import check_not_open, check_workbook_file
+from .files import check_not_open, check_workbook_file, damaged
 from .package import Package
 from .sharedstrings import SharedStrings
 from .styles import Styles
@@ -51,6 +55,7 @@ class ExcelBackend:
         check_not_open(self.path)
         try:
             with FileLock(self.lock_path, timeout=LOCK_TIMEOUT_S):
+                self._remove_stale_temporaries()
                 yield
         except Timeout as error:
             raise TargetError(
@@ -64,6 +69,8 @@ class ExcelBackend:
         """Append ``records`` (the caller holds ``lock()``); see ``Backend.write``."""
         try:
             return self._write(records, possibly_written)
+        except (zipfile.BadZipFile, zlib.error, EOFError) as error:
+            raise damaged(self.path, error) from error
         except OSError as error:
             raise TargetError(f"cannot write {self.path}: {error}") from error
 
@@ -73,11 +80,6 @@ class ExcelBackend:
         if not self.path.exists():
             self._create()
         check_workbook_file(self.path)
-        if self.path.suffix.lower() not in (".xlsx", ".xlsm"):
-            raise UnsupportedWorkbook(
-                f"{self.path}: sheetlog writes .xlsx (or .xlsm) workbooks; use a target ending"
-                " in .xlsx"
-            )
         with Package(self.path) as package:
             result, changed = _append(package, self.sheet, records, set(possibly_written))
             if changed:
@@ -99,6 +101,15 @@ class ExcelBackend:
 
     def _temporary_path(self) -> Path:
         return self.path.with_name(f".{self.path.name}.sheetlog-{os.getpid()}.tmp")
+
+    def _remove_stale_temporaries(self) -> None:
+        """Delete temp files left by writers that were killed mid-write (called under the lock)."""
+        pattern = re.compile(rf"\.{re.escape(self.path.name)}\.sheetlog-(\d+)\.(?:tmp|renamed)")
+        for leftover in self.path.parent.glob(f".{glob.escape(self.path.name)}.sheetlog-*"):
+            match = pattern.fullmatch(leftover.name)
+            if match and _writer_gone(int(match.group(1))):
+                with contextlib.suppress(OSError):
+                    leftover.unlink()
 
     def _replace_with(self, package: Package) -> None:
         temporary = self._temporary_path()
@@ -128,6 +139,21 @@ class ExcelBackend:
         header = [str(value).strip() if value not in ("", None) else None for value in cells[0]]
         rows = [[None if value == "" else value for value in row] for row in cells[1:]]
         return Table(header, [row for row in rows if any(v is not None for v in row)])
+
+
+def _writer_gone(pid: int) -> bool:
+    """Whether the process that wrote a temp file has ended (its temp file is garbage then)."""
+    if pid == os.getpid():
+        return False
+    if os.name == "nt":
+        return True  # os.kill would end the process; Windows refuses to delete an open file
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False
+    return False
 
 
 def _append(
@@ -179,14 +205,9 @@ class _Plan:
         )
         mapping = match_header(header, names)
         present = self._present_run_ids(mapping, possibly_written)
-        next_column = sheet.used_width() + 1
-        self.new_columns: dict[str, int] = {}
-        for name in names:
-            if name not in mapping:
-                self.new_columns[name] = next_column
-                next_column += 1
         self.columns = {name: position + 1 for name, position in mapping.items()}
-        self.columns.update(self.new_columns)
+        first_new = sheet.used_width() + 1
+        added: set[str] = set()
         self.rows: list[dict[str, Any]] = []
         seen: set[str] = set()
         for record in records:
@@ -194,27 +215,23 @@ class _Plan:
             if run_id in present or run_id in seen:
                 self.result.already_present.append(run_id)
                 continue
+            needs = {n for n, v in record.items() if v is not None and n not in self.columns}
+            needs -= added
             try:
-                self._check(record, sheet.last_row + len(self.rows) + 1)
+                self._check(len(needs), first_new + len(added), sheet.last_row + len(self.rows) + 1)
             except RowRejected as error:
                 self.result.rejected[run_id] = str(error)
                 continue
+            added |= needs
             seen.add(run_id)
             self.rows.append(record)
             self.result.written.append(run_id)
-        used = {name for record in self.rows for name, v in record.items() if v is not None}
-        self.new_columns = {n: c for n, c in self.new_columns.items() if n in used}
-        self._compact_new_columns()
+        # Only the new columns of rows written, in group order, right of the last used column:
+        # a rejected row's columns neither leave gaps nor push other rows' columns out of the sheet.
+        ordered = [name for name in names if name in added]
+        self.new_columns = {name: first_new + i for i, name in enumerate(ordered)}
+        self.columns.update(self.new_columns)
         self.needs_dates = any(isinstance(v, dt.datetime) for r in self.rows for v in r.values())
-
-    def _compact_new_columns(self) -> None:
-        """Columns dropped with rejected rows leave no gaps between the new ones."""
-        if not self.new_columns:
-            return
-        first = min(self.new_columns.values())
-        for offset, name in enumerate(sorted(self.new_columns, key=self.new_columns.get)):
-            self.new_columns[name] = first + offset
-            self.columns[name] = first + offset
 
     def _present_run_ids(self, mapping: dict[str, int], possibly_written: set[str]) -> set[str]:
         """Which of the runs an earlier, interrupted delivery may have written are in the sheet."""
@@ -226,23 +243,18 @@ class _Plan:
         existing = self.sheet.column_texts(mapping["run_id"] + 1)
         return {run_id for run_id in candidates if run_id in existing}
 
-    def _check(self, record: dict[str, Any], row_number: int) -> None:
+    def _check(self, new_columns: int, next_column: int, row_number: int) -> None:
         if row_number > EXCEL_MAX_ROWS:
             raise RowRejected(
                 f"the sheet is full ({EXCEL_MAX_ROWS:,} rows); log to a new sheet, e.g. a target"
                 " ending in #Runs2"
             )
-        too_far = [
-            name
-            for name, value in record.items()
-            if value is not None and self.columns[name] > EXCEL_MAX_COLUMNS
-        ]
-        if too_far:
+        if next_column + new_columns - 1 > EXCEL_MAX_COLUMNS:
+            room = max(EXCEL_MAX_COLUMNS - next_column + 1, 0)
             raise RowRejected(
-                f"{len(too_far)} of its columns do not fit: an Excel sheet holds"
-                f" {EXCEL_MAX_COLUMNS:,}"
-                f" columns (first one left out: {too_far[0]!r}). Log fewer keys per run, or use a"
-                " new sheet."
+                f"it needs {new_columns:,} new columns and the sheet has room for {room:,} (an"
+                f" Excel sheet holds {EXCEL_MAX_COLUMNS:,} columns). Log fewer keys per run, or"
+                " use a new sheet (a target ending in #Runs2)."
             )
 
     def build(self, header_style: int | None, date_style: int | None) -> Append:

@@ -1,8 +1,11 @@
 """Cell references and the XML of one cell, both ways.
 
 Strings are always written as inline string cells, so text such as ``=HYPERLINK(...)`` or ``+cmd``
-can never become a formula. Characters XML cannot carry, and literal ``_xHHHH_`` sequences, use
-the OOXML escape ``_xHHHH_`` so they read back unchanged.
+can never become a formula. Characters XML cannot carry use the OOXML escape ``_xHHHH_``, a
+carriage return ``&#13;`` (a raw one reads back as a line feed). Readers decode ``_xHHHH_`` within
+one ``<t>``, so a text holding a literal ``_xHHHH_`` is split into runs after its ``_x``: Excel,
+LibreOffice, calamine and openpyxl (which decodes no escapes in inline strings) all read it back
+unchanged, where the ``_x005F_`` escape would show in openpyxl and pandas.read_excel.
 """
 
 from __future__ import annotations
@@ -21,7 +24,10 @@ _EPOCH = dt.datetime(1899, 12, 30)
 
 _REF = re.compile(r"([A-Z]{1,3})(\d+)$")
 _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
-_LITERAL_ESCAPE = re.compile(r"_(x[0-9A-Fa-f]{4}_)")
+# After the "_x" of a literal "_xHHHH_", or of "_xHHHH" followed by a character escaped as "_x..._".
+_LITERAL_ESCAPE = re.compile(
+    "(?<=_x)(?=[0-9A-Fa-f]{4}[_\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff])"
+)
 _ESCAPED = re.compile(r"_x([0-9A-Fa-f]{4})_")
 
 
@@ -51,9 +57,22 @@ def split_ref(ref: str) -> tuple[int, int]:
 
 
 def escape_text(text: str) -> str:
-    text = _LITERAL_ESCAPE.sub(r"_x005F_\1", text)
+    """The content of one ``<t>`` (literal ``_xHHHH_`` sequences are ``text_xml``'s business)."""
     text = _XML_ILLEGAL.sub(lambda m: f"_x{ord(m.group()):04X}_", text)
-    return html.escape(text, quote=False)
+    return html.escape(text, quote=False).replace("\r", "&#13;")
+
+
+def text_xml(text: str) -> str:
+    """``<t>`` for ``text``, or ``<r><t>`` runs when it holds a literal ``_xHHHH_``."""
+    pieces = _LITERAL_ESCAPE.split(text)
+    if len(pieces) == 1:
+        return _t(text)
+    return "".join(f"<r>{_t(piece)}</r>" for piece in pieces)
+
+
+def _t(text: str) -> str:
+    space = ' xml:space="preserve"' if text != text.strip() or "\n" in text else ""
+    return f"<t{space}>{escape_text(text)}</t>"
 
 
 def unescape_text(text: str) -> str:
@@ -84,8 +103,7 @@ def cell_xml(ref: str, value: CellValue, style: int | None = None) -> str:
 
 
 def _inline(ref: str, style_attr: str, text: str) -> str:
-    space = ' xml:space="preserve"' if text != text.strip() or "\n" in text else ""
-    return f'<c r="{ref}"{style_attr} t="inlineStr"><is><t{space}>{escape_text(text)}</t></is></c>'
+    return f'<c r="{ref}"{style_attr} t="inlineStr"><is>{text_xml(text)}</is></c>'
 
 
 def _number(value: int | float) -> str:

@@ -57,13 +57,21 @@ def check_workbook_file(path: Path) -> None:
             names = set(package.namelist())
             mimetype = package.read("mimetype") if "mimetype" in names else b""
     except (zipfile.BadZipFile, OSError, EOFError) as error:
-        raise UnsupportedWorkbook(
-            f"{path} is damaged ({error}); open it in Excel to repair it, or restore a backup."
-        ) from error
+        raise damaged(path, error) from error
     if b"opendocument" in mimetype:
         raise UnsupportedWorkbook(
             f"{path} is an OpenDocument spreadsheet; save it as Excel Workbook (.xlsx)"
             " and use that."
         )
     if "[Content_Types].xml" not in names or "_rels/.rels" not in names:
-        raise UnsupportedWorkbook(f"{path} is a zip file but not an Excel workbook.")
+        raise UnsupportedWorkbook(
+            f"{path} is a zip file but not an Excel workbook. Point sheetlog at an .xlsx file, or"
+            " move this file away so sheetlog can create a new workbook there."
+        )
+
+
+def damaged(path: Path, error: Exception) -> UnsupportedWorkbook:
+    """The error for a workbook whose zip package cannot be read."""
+    return UnsupportedWorkbook(
+        f"{path} is damaged ({error}); open it in Excel to repair it, or restore a backup."
+    )
