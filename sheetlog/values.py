@@ -4,7 +4,7 @@ Cell values are ``None``, ``bool``, ``int``, ``float`` (NaN and ±inf included),
 (naive, UTC when the input was time-zone aware) or ``str``. Everything else is converted here,
 once, when the run is recorded: numpy / torch scalars become plain numbers, arrays, lists and dicts
 JSON text, bytes UTF-8 text (or ``base64:`` text when they are not UTF-8), any other object its
-``str()``.
+``str()``. Lone surrogates in text (undecodable file names) become visible ``\\udcxx`` escapes.
 """
 
 from __future__ import annotations
@@ -31,12 +31,19 @@ NONFINITE_TEXT = {"nan": "NaN", "inf": "inf", "-inf": "-inf"}
 
 def to_cell(value: Any) -> CellValue:
     """Convert one logged value to a cell value (see the module docstring for the rules)."""
-    if isinstance(value, str):
-        return storable_text(value)
-    if value is None or isinstance(value, (bool, float)):
+    if isinstance(value, enum.Enum):
+        return to_cell(value.value)
+    if value is None or type(value) in (bool, float):
         return value
+    if isinstance(value, str):
+        return storable_text(str(value))
+    if isinstance(value, bool):  # numpy.bool_ is not a bool; subclasses of bool are rare
+        return bool(value)
+    if isinstance(value, float):  # numpy.float64 and other float subclasses
+        return float(value)
     if isinstance(value, int):
-        return value if abs(value) <= MAX_EXACT_INT else str(value)
+        number = int(value)
+        return number if abs(number) <= MAX_EXACT_INT else str(number)
     if isinstance(value, dt.datetime):
         if value.tzinfo is not None:
             value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
@@ -47,8 +54,6 @@ def to_cell(value: Any) -> CellValue:
         return value.total_seconds()
     if isinstance(value, (Decimal, fractions.Fraction)):
         return float(value)
-    if isinstance(value, enum.Enum):
-        return to_cell(value.value)
     if isinstance(value, (bytes, bytearray, memoryview)):
         return _bytes_to_text(bytes(value))
     if isinstance(value, os.PathLike):
@@ -56,7 +61,7 @@ def to_cell(value: Any) -> CellValue:
     scalar = _array_scalar(value)
     if scalar is not _NOT_SCALAR:
         return to_cell(scalar)
-    return json_text(value) if _is_container(value) else str(value)
+    return json_text(value) if _is_container(value) else _text_of(value)
 
 
 def storable_text(text: str) -> str:
@@ -69,9 +74,19 @@ def storable_text(text: str) -> str:
     return text
 
 
+def _text_of(value: Any) -> str:
+    """``str(value)``; a broken ``__str__`` must not cost the user their run."""
+    try:
+        return storable_text(str(value))
+    except Exception:  # noqa: BLE001
+        return f"<{type(value).__qualname__} object: str() failed>"
+
+
 def json_text(value: Any) -> str:
     """Compact JSON for lists, dicts and array-likes; NaN and ±inf written as JSON5-style words."""
-    text = json.dumps(_jsonable(value), ensure_ascii=False, separators=(", ", ": "), default=str)
+    text = json.dumps(
+        _jsonable(value), ensure_ascii=False, separators=(", ", ": "), default=_text_of
+    )
     return storable_text(text)
 
 
@@ -129,8 +144,15 @@ def nonfinite_text(number: float) -> str | None:
 
 
 def clip_text(text: str, limit: int) -> tuple[str, bool]:
-    """Cut ``text`` to ``limit`` characters with a visible marker; returns (text, was_clipped)."""
-    if len(text) <= limit:
+    """Cut ``text`` to ``limit`` characters with a visible marker; returns (text, was_clipped).
+
+    Characters are counted as Excel counts them, in UTF-16 code units (an emoji is two).
+    """
+    if len(text) <= limit // 2:
+        return text, False
+    utf16 = text.encode("utf-16-le")
+    if len(utf16) <= 2 * limit:
         return text, False
     marker = f" …[truncated from {len(text):,} characters; full value in the sheetlog journal]"
-    return text[: limit - len(marker)] + marker, True
+    kept = utf16[: 2 * (limit - len(marker))].decode("utf-16-le", "ignore")  # no half pair
+    return kept + marker, True

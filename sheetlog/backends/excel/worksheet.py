@@ -128,6 +128,8 @@ class Worksheet:
     def used_width(self) -> int:
         """The rightmost used column, from the header and the ``<dimension>`` ref."""
         header_width = len(self.header())
+        if header_width == 0 and self.last_row <= 1:
+            return 0  # no value anywhere, whatever <dimension> says (openpyxl writes A1:A1)
         dimension = self._dimension_ref()
         if dimension and ":" in dimension:
             right = split_ref(dimension.split(":")[1])[0]
