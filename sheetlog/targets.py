@@ -1,6 +1,7 @@
 """From a target string to a backend, and where the default target comes from.
 
-Target strings: a path ending ``.xlsx`` or ``.xlsm``, optionally followed by ``#SheetName``.
+Target strings: a path ending ``.xlsx`` or ``.xlsm``, optionally followed by ``#SheetName``;
+``gsheet://<key>[/<worksheet>]`` or a pasted ``https://docs.google.com/spreadsheets/d/...`` URL.
 Resolution order: explicit argument > ``SHEETLOG_TARGET`` > ``target`` under ``[tool.sheetlog]`` in
 ``pyproject.toml`` or in ``sheetlog.toml`` (the nearest one in the working directory or above it;
 a relative path there is relative to that file) > ``runs.xlsx`` in the working directory.
@@ -14,6 +15,7 @@ from pathlib import Path
 
 from .backends.base import Backend
 from .backends.excel.backend import ExcelBackend
+from .backends.gsheets.address import is_sheet_target, parse_address
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -32,22 +34,27 @@ def resolve_target(explicit: str | os.PathLike[str] | None = None) -> str:
     from_env = os.environ.get("SHEETLOG_TARGET")
     if from_env:
         return from_env
-    configured = _configured_target(Path.cwd())
-    return configured or DEFAULT_TARGET
+    configured = configured_setting("target")
+    if configured is None:
+        return DEFAULT_TARGET
+    target, folder = configured
+    return target if is_sheet_target(target) else _relative_to(target, folder)
 
 
-def _configured_target(start: Path) -> str | None:
+def configured_setting(name: str, start: Path | None = None) -> tuple[str, Path] | None:
+    """``name`` under ``[tool.sheetlog]`` in the nearest ``pyproject.toml``, or in
+    ``sheetlog.toml``, with the folder of the file it came from."""
+    start = start or Path.cwd()
     for folder in (start, *start.parents):
-        for name, table in (("pyproject.toml", ("tool", "sheetlog")), ("sheetlog.toml", ())):
-            config = folder / name
+        for file_name, table in (("pyproject.toml", ("tool", "sheetlog")), ("sheetlog.toml", ())):
+            config = folder / file_name
             if not config.is_file():
                 continue
             settings = tomllib.loads(config.read_text(encoding="utf-8"))
             for key in table:
                 settings = settings.get(key, {})
-            target = settings.get("target")
-            if target:
-                return _relative_to(target, folder)
+            if settings.get(name):
+                return str(settings[name]), folder
     return None
 
 
@@ -59,9 +66,21 @@ def _relative_to(target: str, folder: Path) -> str:
     return f"{resolved}#{sheet}" if sheet else resolved
 
 
+def _credentials_file() -> str | None:
+    configured = configured_setting("credentials")
+    if configured is None:
+        return None
+    path, folder = configured
+    return str((folder / Path(path).expanduser()).resolve())
+
+
 def open_target(target: str | os.PathLike[str]) -> Backend:
     """The backend for a target string; ValueError, saying which targets exist, for others."""
     text = os.fspath(target)
+    if is_sheet_target(text):
+        from .backends.gsheets.backend import GoogleSheetBackend  # gspread is slow to import
+
+        return GoogleSheetBackend(parse_address(text), credentials=_credentials_file())
     path, _, sheet = text.partition("#")
     if path.lower().endswith(EXCEL_SUFFIXES):
         return ExcelBackend(path, sheet or None)
@@ -73,5 +92,6 @@ def open_target(target: str | os.PathLike[str]) -> Backend:
         )
     raise ValueError(
         f"unknown target {text!r}: sheetlog writes to a path ending in .xlsx (optionally followed"
-        " by #SheetName), e.g. runs.xlsx or results/runs.xlsx#Sweep1"
+        " by #SheetName), e.g. runs.xlsx or results/runs.xlsx#Sweep1, or to a Google Sheet:"
+        " gsheet://<key>/<worksheet> or the sheet's https://docs.google.com/spreadsheets/ URL"
     )

@@ -1,0 +1,1 @@
+"""The Google Sheets backend: rows appended to a worksheet of a shared Google spreadsheet."""

@@ -1,0 +1,109 @@
+"""Credentials and the gspread client sheetlog talks to Google Sheets with.
+
+Credentials, first found wins:
+  1. an explicit key file (``credentials=`` or ``credentials = "..."`` under ``[tool.sheetlog]``,
+     or ``SHEETLOG_CREDENTIALS``): a service-account key or an authorized-user (OAuth) file;
+  2. ``GOOGLE_APPLICATION_CREDENTIALS``;
+  3. gspread's default files: ``~/.config/gspread/service_account.json``, then the OAuth token
+     ``~/.config/gspread/authorized_user.json``;
+  4. application default credentials (Colab, Compute Engine, ``gcloud auth application-default``).
+``SHEETLOG_GSHEETS_ENDPOINT=http://127.0.0.1:PORT`` sends every request to a local server (the
+emulator convention) with anonymous credentials instead.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import google.auth
+import gspread
+from google.auth.credentials import AnonymousCredentials, Credentials
+from google.auth.exceptions import DefaultCredentialsError, GoogleAuthError
+from gspread.auth import DEFAULT_AUTHORIZED_USER_FILENAME, DEFAULT_SERVICE_ACCOUNT_FILENAME
+
+from ...errors import TargetError
+
+SCOPES = ["https://www.googleapis.com/auth/spreadsheets"]
+ENDPOINT_VARIABLE = "SHEETLOG_GSHEETS_ENDPOINT"
+TIMEOUT_S = (10.0, 60.0)  # connect, read: gspread waits forever by default
+_GOOGLE_HOSTS = ("https://sheets.googleapis.com", "https://www.googleapis.com")
+
+NO_CREDENTIALS_HELP = (
+    "no Google credentials found. To log to a Google Sheet: create a service account"
+    " (Google Cloud console > IAM & Admin > Service Accounts > Keys > Add key > JSON), enable the"
+    " Google Sheets API for its project, save the key as ~/.config/gspread/service_account.json"
+    " (or point GOOGLE_APPLICATION_CREDENTIALS or SHEETLOG_CREDENTIALS at it), and share the"
+    " sheet with the service account's e-mail address as an Editor."
+)
+
+
+class EndpointHTTPClient(gspread.HTTPClient):
+    """gspread's HTTP client with every Google URL pointed at ``base_url``."""
+
+    base_url = ""
+
+    def request(self, method: str, endpoint: str, *args: Any, **kwargs: Any):  # noqa: ANN201
+        for host in _GOOGLE_HOSTS:
+            if endpoint.startswith(host):
+                endpoint = self.base_url + endpoint[len(host) :]
+                break
+        return super().request(method, endpoint, *args, **kwargs)
+
+
+def endpoint_client_class(base_url: str) -> type[EndpointHTTPClient]:
+    return type("EndpointHTTPClient", (EndpointHTTPClient,), {"base_url": base_url.rstrip("/")})
+
+
+def make_client(key_file: str | os.PathLike[str] | None = None) -> tuple[gspread.Client, str]:
+    """A gspread client and a description of who it acts as (for error messages)."""
+    endpoint = os.environ.get(ENDPOINT_VARIABLE)
+    if endpoint:
+        client = gspread.Client(AnonymousCredentials(), http_client=endpoint_client_class(endpoint))
+        identity = f"anonymous (local endpoint {endpoint})"
+    else:
+        credentials = find_credentials(key_file)
+        client = gspread.Client(credentials)
+        identity = getattr(credentials, "service_account_email", None) or "your Google account"
+    client.http_client.set_timeout(TIMEOUT_S)
+    return client, identity
+
+
+def find_credentials(key_file: str | os.PathLike[str] | None = None) -> Credentials:
+    """The first credentials found in the order of the module docstring; TargetError if none."""
+    explicit = key_file or os.environ.get("SHEETLOG_CREDENTIALS")
+    for path in (explicit, os.environ.get("GOOGLE_APPLICATION_CREDENTIALS")):
+        if path:
+            return _from_file(Path(path).expanduser())
+    for path in (DEFAULT_SERVICE_ACCOUNT_FILENAME, DEFAULT_AUTHORIZED_USER_FILENAME):
+        if Path(path).is_file():
+            return _from_file(Path(path))
+    try:
+        credentials, _ = google.auth.default(scopes=SCOPES)
+    except DefaultCredentialsError as error:
+        raise TargetError(NO_CREDENTIALS_HELP) from error
+    return credentials
+
+
+def _from_file(path: Path) -> Credentials:
+    if not path.is_file():
+        raise TargetError(f"the Google credentials file {path} does not exist")
+    try:
+        kind = json.loads(path.read_text(encoding="utf-8")).get("type")
+        if kind == "service_account":
+            from google.oauth2.service_account import Credentials as ServiceAccount
+
+            return ServiceAccount.from_service_account_file(str(path), scopes=SCOPES)
+        if kind == "authorized_user":
+            from google.oauth2.credentials import Credentials as UserCredentials
+
+            return UserCredentials.from_authorized_user_file(str(path), scopes=SCOPES)
+        credentials, _ = google.auth.load_credentials_from_file(str(path), scopes=SCOPES)
+        return credentials
+    except (ValueError, OSError, GoogleAuthError) as error:
+        raise TargetError(
+            f"{path} is not a usable Google credentials file ({error}); download a service"
+            " account key (JSON) from the Google Cloud console"
+        ) from error

@@ -1,0 +1,525 @@
+"""The Google Sheets backend: append runs to one worksheet through gspread's HTTP client.
+
+Steady state, one read (the worksheet's properties and header row together) and one write (one
+``values.append`` carrying every pending row) per delivery. New columns cost one ``batchUpdate``
+and a check afterwards; see ``_repair`` for what happens when two writers grow the header at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import random
+from collections.abc import Collection, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import gspread
+from gspread.exceptions import APIError
+
+from ...errors import TargetError
+from ...schema import match_header, order_columns
+from ..base import Table, WriteResult
+from ..excel.cells import column_letter
+from .address import SheetAddress
+from .auth import make_client
+from .cells import (
+    DATETIME_PATTERN,
+    MAX_COLUMNS,
+    TIME_COLUMNS,
+    from_serial,
+    parse_formatted_datetime,
+    to_json,
+)
+from .retry import Backoff, with_retries
+
+DEFAULT_WORKSHEET = "Runs"
+APPEND_CHUNK_BYTES = 1_800_000
+_REPAIR_ROUNDS = 5
+_titles: dict[tuple[str, int | None], str] = {}  # resolved worksheet titles, per process
+
+
+@dataclass
+class _Sheet:
+    """What one read tells about the worksheet."""
+
+    sheet_id: int
+    title: str
+    columns: int
+    header: list[str | None]
+    filter_columns: int | None = None
+
+    @property
+    def a1(self) -> str:
+        return "'" + self.title.replace("'", "''") + "'"
+
+
+@dataclass
+class _Plan:
+    columns: dict[str, int] = field(default_factory=dict)  # name -> 0-based column
+    new: list[str] = field(default_factory=list)
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    result: WriteResult = field(default_factory=WriteResult)
+
+
+class GoogleSheetBackend:
+    """Appends runs to a worksheet of a Google spreadsheet."""
+
+    def __init__(self, address: SheetAddress, credentials: str | None = None) -> None:
+        self.address = address
+        self.key = address.canonical
+        self._credentials = credentials
+        self._client: gspread.Client | None = None
+        self._identity = ""
+        self.backoff = Backoff.from_environment()
+
+    def __repr__(self) -> str:
+        return f"GoogleSheetBackend({self.key!r})"
+
+    @property
+    def http(self) -> gspread.HTTPClient:
+        if self._client is None:
+            self._client, self._identity = make_client(self._credentials)
+        return self._client.http_client
+
+    def lock(self) -> contextlib.AbstractContextManager[None]:
+        """Nothing to hold: writers on other machines cannot be locked out (see ``_repair``)."""
+        return contextlib.nullcontext()
+
+    # -- writing -------------------------------------------------------------------------------
+
+    def write(
+        self, records: Sequence[dict[str, Any]], possibly_written: Collection[str] = ()
+    ) -> WriteResult:
+        suspects = set(possibly_written)
+
+        def attempt(after_failure: bool) -> WriteResult:
+            if after_failure:
+                suspects.update(record["run_id"] for record in records)
+            return self._write_once(records, suspects)
+
+        return self._call(attempt)
+
+    def _call(self, operation: Any) -> Any:
+        try:
+            return with_retries(operation, self.backoff, self._describe)
+        except APIError as error:
+            raise TargetError(self._explain(error)) from error
+
+    def _write_once(self, records: Sequence[dict[str, Any]], suspects: set[str]) -> WriteResult:
+        sheet = self._sheet()
+        plan = _plan(sheet.header, records)
+        if "run_id" in plan.columns and suspects:
+            present = self._column_values(sheet, plan.columns["run_id"])
+            _drop_present(plan, present)
+        if not plan.rows:
+            return plan.result
+        old_width = len(sheet.header)
+        if plan.new:
+            self._grow(sheet, plan)
+        for chunk in _chunks([_row_values(plan.columns, r, plan.result) for r in plan.rows]):
+            self.http.values_append(
+                self.address.key,
+                f"{sheet.a1}!A1",
+                params={"valueInputOption": "RAW", "insertDataOption": "INSERT_ROWS"},
+                body={"majorDimension": "ROWS", "values": chunk},
+            )
+        if plan.new:
+            self._repair(sheet, plan, old_width)
+        return plan.result
+
+    def _grow(self, sheet: _Sheet, plan: _Plan) -> None:
+        """Insert the new columns right of the header, name them, format time columns.
+
+        Inserting (rather than writing into empty columns) means a writer that grows the header
+        at the same moment shifts our columns instead of overwriting their names."""
+        start = len(sheet.header)
+        end = start + len(plan.new)
+        requests: list[dict[str, Any]] = [
+            {
+                "insertDimension": {
+                    "range": _dimension(sheet.sheet_id, "COLUMNS", start, end),
+                    "inheritFromBefore": start > 0,
+                }
+            },
+            {
+                "updateCells": {
+                    "range": _grid(sheet.sheet_id, 0, 1, start, end),
+                    "rows": [
+                        {"values": [{"userEnteredValue": {"stringValue": n}} for n in plan.new]}
+                    ],
+                    "fields": "userEnteredValue",
+                }
+            },
+        ]
+        for offset, name in enumerate(plan.new):
+            if any(isinstance(r.get(name), dt.datetime) for r in plan.rows):
+                requests.append(_datetime_format(sheet.sheet_id, start + offset))
+        if sheet.filter_columns is not None and sheet.filter_columns >= start:
+            requests.append(
+                {"setBasicFilter": {"filter": {"range": _grid(sheet.sheet_id, 0, None, 0, end)}}}
+            )
+        self.http.batch_update(self.address.key, {"requests": requests})
+        sheet.header = sheet.header + list(plan.new)
+        for offset, name in enumerate(plan.new):
+            plan.columns[name] = start + offset
+
+    def _repair(self, sheet: _Sheet, plan: _Plan, old_width: int) -> None:
+        """Make sure every value we wrote sits under its own header.
+
+        Another writer growing the header between our read and our append shifts columns: our
+        rows may then hold values under its names. Re-read the header; while it differs from
+        what we wrote against, rewrite the new part (columns from ``old_width`` on) of our own
+        rows under the header as it is now. Only our rows are touched."""
+        expected = {name: plan.columns[name] for name in plan.new}
+        for _ in range(_REPAIR_ROUNDS):
+            current = self._header(sheet)
+            if all(_at(current, position) == name for name, position in expected.items()):
+                return
+            names = [n for record in plan.rows for n, v in record.items() if v is not None]
+            missing = [n for n in dict.fromkeys(names) if n not in match_header(current, names)]
+            if missing:  # a user deleted or renamed one of our new columns meanwhile
+                sheet.header = current
+                retry = _Plan(new=missing, rows=plan.rows)
+                self._grow(sheet, retry)
+                current = sheet.header
+            self._rewrite_rows(sheet, plan, current, old_width)
+            mapping = match_header(current, list(expected))
+            expected = {name: mapping[name] for name in expected if name in mapping}
+        raise TargetError(
+            f"the header of {self.key} kept changing while runs were written; written runs are"
+            " kept and will be checked again"
+        )
+
+    def _rewrite_rows(
+        self, sheet: _Sheet, plan: _Plan, header: list[str | None], old_width: int
+    ) -> None:
+        run_ids = self._column_values(sheet, match_header(header, ["run_id"])["run_id"])
+        mapping = match_header(header, [n for r in plan.rows for n in r])
+        by_position = {position: name for name, position in mapping.items()}
+        data = []
+        for record in plan.rows:
+            row_number = run_ids.get(record["run_id"])
+            if row_number is None or len(header) <= old_width:
+                continue
+            values = []
+            for position in range(old_width, len(header)):
+                name = by_position.get(position)
+                value, _ = to_json(record.get(name)) if name else (None, False)
+                values.append("" if value is None else value)
+            data.append(
+                {
+                    "range": f"{sheet.a1}!{column_letter(old_width + 1)}{row_number}",
+                    "values": [values],
+                }
+            )
+        if data:
+            self.http.values_batch_update(
+                self.address.key, {"valueInputOption": "RAW", "data": data}
+            )
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def _sheet(self) -> _Sheet:
+        """The worksheet's properties and header in one request; the worksheet is added if
+        missing."""
+        title = self._title()
+        if title is None:
+            return self._add_worksheet(self.address.worksheet or DEFAULT_WORKSHEET)
+        try:
+            reply = self.http.spreadsheets_get(
+                self.address.key,
+                params={
+                    "ranges": f"'{title.replace(chr(39), chr(39) * 2)}'!1:1",
+                    "includeGridData": "true",
+                    "fields": "sheets(properties(sheetId,title,gridProperties),basicFilter(range),"
+                    "data(rowData(values(formattedValue))))",
+                },
+            )
+        except APIError as error:
+            if error.response.status_code != 400:
+                raise
+            _titles.pop((self.address.key, self.address.gid), None)
+            if self.address.worksheet is None and self.address.gid is None:
+                raise
+            return self._add_worksheet(self.address.worksheet or DEFAULT_WORKSHEET)
+        return _parse_sheet(reply["sheets"][0])
+
+    def _title(self) -> str | None:
+        """The worksheet's title; None when it must be added."""
+        if self.address.worksheet is not None:
+            return self.address.worksheet
+        cache_key = (self.address.key, self.address.gid)
+        if cache_key not in _titles:
+            reply = self.http.fetch_sheet_metadata(
+                self.address.key, params={"fields": "sheets(properties(sheetId,title,sheetType))"}
+            )
+            sheets = [s["properties"] for s in reply.get("sheets", [])]
+            title = _choose(sheets, self.address.gid)
+            if title is None:
+                if self.address.gid is not None:
+                    raise TargetError(
+                        f"{self.key}: the spreadsheet has no worksheet with gid"
+                        f" {self.address.gid}; copy the URL of the worksheet again"
+                    )
+                return None
+            _titles[cache_key] = title
+        return _titles[cache_key]
+
+    def _add_worksheet(self, title: str) -> _Sheet:
+        sheet_id = random.randrange(1, 2**31 - 1)
+        self.http.batch_update(
+            self.address.key,
+            {
+                "requests": [
+                    {
+                        "addSheet": {
+                            "properties": {
+                                "sheetId": sheet_id,
+                                "title": title,
+                                "gridProperties": {
+                                    "rowCount": 1000,
+                                    "columnCount": 26,
+                                    "frozenRowCount": 1,
+                                },
+                            }
+                        }
+                    },
+                    {
+                        "repeatCell": {
+                            "range": _grid(sheet_id, 0, 1, None, None),
+                            "cell": {"userEnteredFormat": {"textFormat": {"bold": True}}},
+                            "fields": "userEnteredFormat.textFormat.bold",
+                        }
+                    },
+                    {"setBasicFilter": {"filter": {"range": _grid(sheet_id, 0, None, 0, 1)}}},
+                ]
+            },
+        )
+        _titles[(self.address.key, self.address.gid)] = title
+        return _Sheet(sheet_id, title, 26, [], filter_columns=1)
+
+    def _header(self, sheet: _Sheet) -> list[str | None]:
+        reply = self.http.values_get(self.address.key, f"{sheet.a1}!1:1")
+        row = (reply.get("values") or [[]])[0]
+        return _trimmed([str(v).strip() if v not in ("", None) else None for v in row])
+
+    def _column_values(self, sheet: _Sheet, column: int) -> dict[str, int]:
+        """Text of one column -> its row number (1-based), header row excluded."""
+        letter = column_letter(column + 1)
+        reply = self.http.values_get(self.address.key, f"{sheet.a1}!{letter}2:{letter}")
+        return {str(row[0]): number for number, row in enumerate(reply.get("values", []), 2) if row}
+
+    def read(self) -> Table:
+        def attempt(_after_failure: bool) -> Table:
+            title = self._title()
+            if title is None:
+                return Table([], [])
+            quoted = "'" + title.replace("'", "''") + "'"
+            reply = self.http.values_get(
+                self.address.key,
+                quoted,
+                params={
+                    "valueRenderOption": "UNFORMATTED_VALUE",
+                    "dateTimeRenderOption": "FORMATTED_STRING",
+                },
+            )
+            rows = reply.get("values", [])
+            if not rows:
+                return Table([], [])
+            header = [str(v).strip() if v not in ("", None) else None for v in rows[0]]
+            times = {i for i, name in enumerate(header) if name in TIME_COLUMNS}
+            return Table(
+                header,
+                [
+                    [from_serial(v) if i in times else _read_value(v) for i, v in enumerate(row)]
+                    for row in rows[1:]
+                    if row
+                ],
+            )
+
+        return self._call(attempt)
+
+    # -- errors --------------------------------------------------------------------------------
+
+    def _describe(self, error: BaseException) -> str:
+        if isinstance(error, APIError):
+            return f"HTTP {error.response.status_code}: {_message(error)}"
+        return f"{type(error).__name__}: {error}"
+
+    def _explain(self, error: APIError) -> str:
+        status, message = error.response.status_code, _message(error)
+        key = self.address.key
+        if status == 403 and "scope" in message.lower():
+            return (
+                f"the Google credentials lack the spreadsheets scope ({message}); create them"
+                " with https://www.googleapis.com/auth/spreadsheets"
+            )
+        if status == 403:
+            return (
+                f"{self._identity} may not edit spreadsheet {key}: open the sheet, press Share"
+                f" and add {self._identity} as an Editor"
+            )
+        if status == 404:
+            return (
+                f"spreadsheet {key} was not found: check the key (the part of the sheet's URL"
+                " between /d/ and /edit)"
+            )
+        if status == 401:
+            return f"Google rejected the credentials ({message}); renew or replace the key file"
+        return f"Google Sheets refused the request for {self.key}: HTTP {status}: {message}"
+
+
+def _message(error: APIError) -> str:
+    try:
+        return error.response.json()["error"]["message"]
+    except (ValueError, KeyError, TypeError):
+        return error.response.text[:300]
+
+
+def _choose(sheets: list[dict[str, Any]], gid: int | None) -> str | None:
+    if gid is not None:
+        return next((s["title"] for s in sheets if s.get("sheetId") == gid), None)
+    grids = [s for s in sheets if s.get("sheetType", "GRID") == "GRID"]
+    named = [s for s in grids if s["title"].casefold() == DEFAULT_WORKSHEET.casefold()]
+    if named:
+        return named[0]["title"]
+    return grids[0]["title"] if len(grids) == 1 else None
+
+
+def _parse_sheet(data: dict[str, Any]) -> _Sheet:
+    properties = data["properties"]
+    grid_data = (data.get("data") or [{}])[0].get("rowData") or [{}]
+    cells = grid_data[0].get("values", [])
+    header = _trimmed([(c.get("formattedValue") or "").strip() or None for c in cells])
+    basic = data.get("basicFilter", {}).get("range")
+    filter_columns = None
+    if basic is not None and basic.get("startRowIndex", 0) == 0:
+        filter_columns = basic.get("endColumnIndex")
+    return _Sheet(
+        properties["sheetId"],
+        properties["title"],
+        properties.get("gridProperties", {}).get("columnCount", 26),
+        header,
+        filter_columns,
+    )
+
+
+def _at(header: list[str | None], position: int) -> str | None:
+    return header[position] if position < len(header) else None
+
+
+def _trimmed(header: list[str | None]) -> list[str | None]:
+    while header and header[-1] is None:
+        header.pop()
+    return header
+
+
+def _plan(header: list[str | None], records: Sequence[dict[str, Any]]) -> _Plan:
+    plan = _Plan()
+    names = order_columns(n for r in records for n, v in r.items() if v is not None)
+    plan.columns = match_header(header, names)
+    width = len(header)
+    for record in records:
+        new = [
+            n
+            for n, v in record.items()
+            if v is not None and n not in plan.columns and n not in plan.new
+        ]
+        if width + len(plan.new) + len(new) > MAX_COLUMNS:
+            plan.result.rejected[record["run_id"]] = (
+                f"it needs more columns than a Google Sheet holds ({MAX_COLUMNS:,}); log fewer"
+                " keys per run, or use another worksheet"
+            )
+            continue
+        plan.new.extend(new)
+        plan.rows.append(record)
+    plan.new = order_columns(plan.new)
+    for offset, name in enumerate(plan.new):
+        plan.columns[name] = width + offset
+    plan.result.written = [r["run_id"] for r in plan.rows]
+    return plan
+
+
+def _drop_present(plan: _Plan, present: dict[str, int]) -> None:
+    kept = [r for r in plan.rows if r["run_id"] not in present]
+    plan.result.already_present = [r["run_id"] for r in plan.rows if r["run_id"] in present]
+    plan.result.written = [r["run_id"] for r in kept]
+    plan.rows = kept
+    used = {n for r in kept for n, v in r.items() if v is not None}
+    plan.new = [n for n in plan.new if n in used]
+
+
+def _row_values(columns: dict[str, int], record: dict[str, Any], result: WriteResult) -> list:
+    row: list[Any] = [None] * (max((columns[n] for n in record if n in columns), default=0) + 1)
+    for name, value in record.items():
+        if value is None or name not in columns:
+            continue
+        encoded, clipped = to_json(value)
+        if clipped:
+            result.notices.append(
+                f"text in {name!r} was cut to fit a Google Sheets cell;"
+                " the full value stays in the sheetlog journal"
+            )
+        row[columns[name]] = encoded
+    return row
+
+
+def _chunks(rows: list[list[Any]]) -> Iterator[list[list[Any]]]:
+    chunk: list[list[Any]] = []
+    size = 0
+    for row in rows:
+        row_size = len(json.dumps(row, default=str))
+        if chunk and size + row_size > APPEND_CHUNK_BYTES:
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(row)
+        size += row_size
+    if chunk:
+        yield chunk
+
+
+def _read_value(value: Any) -> Any:
+    if value == "":
+        return None
+    if isinstance(value, str):
+        moment = parse_formatted_datetime(value)
+        if moment is not None:
+            return moment
+    return value
+
+
+def _grid(
+    sheet_id: int,
+    row_start: int | None,
+    row_end: int | None,
+    column_start: int | None,
+    column_end: int | None,
+) -> dict[str, int]:
+    grid = {
+        "sheetId": sheet_id,
+        "startRowIndex": row_start,
+        "endRowIndex": row_end,
+        "startColumnIndex": column_start,
+        "endColumnIndex": column_end,
+    }
+    return {k: v for k, v in grid.items() if v is not None}
+
+
+def _dimension(sheet_id: int, dimension: str, start: int, end: int) -> dict[str, Any]:
+    return {"sheetId": sheet_id, "dimension": dimension, "startIndex": start, "endIndex": end}
+
+
+def _datetime_format(sheet_id: int, column: int) -> dict[str, Any]:
+    return {
+        "repeatCell": {
+            "range": _grid(sheet_id, 1, None, column, column + 1),
+            "cell": {
+                "userEnteredFormat": {
+                    "numberFormat": {"type": "DATE_TIME", "pattern": DATETIME_PATTERN}
+                }
+            },
+            "fields": "userEnteredFormat.numberFormat",
+        }
+    }
