@@ -40,28 +40,40 @@ NO_CREDENTIALS_HELP = (
 )
 
 
+def rewrite_url(url: str, base_url: str) -> str:
+    """Send a Sheets or Drive URL to ``base_url`` (other URLs are left alone)."""
+    for host in _GOOGLE_HOSTS:
+        if url.startswith(host):
+            return base_url.rstrip("/") + url[len(host) :]
+    return url
+
+
 class EndpointHTTPClient(gspread.HTTPClient):
-    """gspread's HTTP client with every Google URL pointed at ``base_url``."""
+    """gspread's HTTP client with every Google URL rewritten to ``base_url``.
+
+    gspread copies its URL constants at import, so patching ``gspread.urls`` has no effect;
+    rewriting in ``request`` catches every call. Use ``http_client_class`` to bind a URL."""
 
     base_url = ""
 
-    def request(self, method: str, endpoint: str, *args: Any, **kwargs: Any):  # noqa: ANN201
-        for host in _GOOGLE_HOSTS:
-            if endpoint.startswith(host):
-                endpoint = self.base_url + endpoint[len(host) :]
-                break
-        return super().request(method, endpoint, *args, **kwargs)
+    def request(self, method: str, endpoint: str, *args: Any, **kwargs: Any) -> Any:
+        return super().request(method, rewrite_url(endpoint, self.base_url), *args, **kwargs)
 
 
-def endpoint_client_class(base_url: str) -> type[EndpointHTTPClient]:
-    return type("EndpointHTTPClient", (EndpointHTTPClient,), {"base_url": base_url.rstrip("/")})
+def http_client_class(
+    base_url: str, base: type[gspread.HTTPClient] = gspread.HTTPClient
+) -> type[gspread.HTTPClient]:
+    """A ``gspread.HTTPClient`` subclass (of ``base``, e.g. ``gspread.BackOffHTTPClient``)
+    bound to ``base_url``, for ``gspread.Client(auth, http_client=...)``."""
+    bases = (EndpointHTTPClient,) if base is gspread.HTTPClient else (EndpointHTTPClient, base)
+    return type("EndpointHTTPClient", bases, {"base_url": base_url.rstrip("/")})
 
 
 def make_client(key_file: str | os.PathLike[str] | None = None) -> tuple[gspread.Client, str]:
     """A gspread client and a description of who it acts as (for error messages)."""
     endpoint = os.environ.get(ENDPOINT_VARIABLE)
     if endpoint:
-        client = gspread.Client(AnonymousCredentials(), http_client=endpoint_client_class(endpoint))
+        client = gspread.Client(AnonymousCredentials(), http_client=http_client_class(endpoint))
         identity = f"anonymous (local endpoint {endpoint})"
     else:
         credentials = find_credentials(key_file)
