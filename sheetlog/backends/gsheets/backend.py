@@ -169,13 +169,15 @@ class GoogleSheetBackend:
         """Make sure every value we wrote sits under its own header.
 
         Another writer growing the header between our read and our append shifts columns: our
-        rows may then hold values under its names. Re-read the header; while it differs from
-        what we wrote against, rewrite the new part (columns from ``old_width`` on) of our own
+        rows may then hold values under its names. Re-read the header; while our new names are
+        not where we wrote them, rewrite the new part (columns from ``old_width`` on) of our own
         rows under the header as it is now. Only our rows are touched."""
         expected = {name: plan.columns[name] for name in plan.new}
         for _ in range(_REPAIR_ROUNDS):
             current = self._header(sheet)
-            if all(_at(current, position) == name for name, position in expected.items()):
+            # The first column of a name is the one every writer uses; a writer that added the
+            # same name at the same moment moves its values there (its copy stays, emptied).
+            if match_header(current, list(expected)) == expected:
                 return
             names = [n for record in plan.rows for n, v in record.items() if v is not None]
             missing = [n for n in dict.fromkeys(names) if n not in match_header(current, names)]
@@ -185,8 +187,7 @@ class GoogleSheetBackend:
                 self._grow(sheet, retry)
                 current = sheet.header
             self._rewrite_rows(sheet, plan, current, old_width)
-            mapping = match_header(current, list(expected))
-            expected = {name: mapping[name] for name in expected if name in mapping}
+            expected = match_header(current, list(expected))
         raise TargetError(
             f"the header of {self.key} kept changing while runs were written; written runs are"
             " kept and will be checked again"
@@ -404,10 +405,6 @@ def _parse_sheet(data: dict[str, Any]) -> _Sheet:
         header,
         filter_columns,
     )
-
-
-def _at(header: list[str | None], position: int) -> str | None:
-    return header[position] if position < len(header) else None
 
 
 def _trimmed(header: list[str | None]) -> list[str | None]:
