@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import getpass
 import os
 import platform
@@ -240,14 +241,21 @@ def _system_columns() -> dict[str, object]:
     return columns
 
 
+@functools.lru_cache(maxsize=None)
+def _distribution_version(distribution: str) -> str | None:
+    """Installed version (cached: a process does not change its installed packages, and the
+    metadata lookup costs milliseconds on every run)."""
+    try:
+        return metadata.version(distribution)
+    except Exception:  # not installed under that name (tensorflow-cpu, ...) or broken metadata
+        return None
+
+
 def _imported_version(module_name: str, distribution: str) -> str | None:
     module = sys.modules.get(module_name)
     if module is None:  # not imported (or import blocked): never import it here
         return None
-    try:
-        version = metadata.version(distribution)
-    except Exception:  # not installed under that name (tensorflow-cpu, ...) or broken metadata
-        version = None
+    version = _distribution_version(distribution)
     if not isinstance(version, str):
         version = getattr(module, "__version__", None)
     return str(version) if isinstance(version, str) else None

@@ -101,7 +101,7 @@ class Worksheet:
             self.body_end = data.end()
         else:
             self._empty_data = None
-            self.body_end = xml.index(b"</" + self.prefix + b"sheetData>", self.body_start)
+            self.body_end = xml.rindex(b"</" + self.prefix + b"sheetData>", self.body_start)
         self.header_row = self._first_row()
         self._header: list[str | None] | None = None
         self.last_row, self.insert_at, self.trailing = self._find_end()
