@@ -241,7 +241,7 @@ def _system_columns() -> dict[str, object]:
     return columns
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _distribution_version(distribution: str) -> str | None:
     """Installed version (cached: a process does not change its installed packages, and the
     metadata lookup costs milliseconds on every run)."""

@@ -7,7 +7,12 @@ in the journal and shown as a ``SheetlogWarning``.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+
+from filelock import FileLock, Timeout
 
 from .backends.base import Backend
 from .errors import TargetError, warn
@@ -15,6 +20,7 @@ from .journal import Journal, PendingRun
 from .targets import open_target
 
 BATCH_SIZE = 5_000
+LOCK_TIMEOUT_S = 120
 
 
 @dataclass
@@ -46,7 +52,7 @@ def deliver(journal: Journal, target: str) -> DeliveryReport:
         return _keep_pending(journal, target, journal.pending(target), str(error), report)
     runs: list[PendingRun] = []
     try:
-        with backend.lock():
+        with _journal_lock(journal, target), backend.lock():
             rejected = 0
             while True:
                 runs = journal.pending(target, BATCH_SIZE, offset=rejected)
@@ -61,6 +67,26 @@ def deliver(journal: Journal, target: str) -> DeliveryReport:
         reason = f"unexpected {type(error).__name__}: {error} (please report this)"
         return _keep_pending(journal, target, runs or journal.pending(target), reason, report)
     return report
+
+
+@contextlib.contextmanager
+def _journal_lock(journal: Journal, target: str) -> Iterator[None]:
+    """Held while this journal's runs go to ``target``: processes sharing a journal would
+    otherwise read the same pending runs and both send them (a Google Sheet, unlike a workbook
+    file, has no lock of its own)."""
+    digest = hashlib.sha256(target.encode()).hexdigest()[:16]
+    lock = FileLock(journal.directory / f"delivery-{digest}.lock", timeout=LOCK_TIMEOUT_S)
+    try:
+        lock.acquire()
+    except Timeout as error:
+        raise TargetError(
+            f"another sheetlog process sharing the journal {journal.directory} was still"
+            f" writing to {target} after {LOCK_TIMEOUT_S} s"
+        ) from error
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def _deliver_batch(

@@ -8,7 +8,8 @@ Credentials, first found wins:
      ``~/.config/gspread/authorized_user.json``;
   4. application default credentials (Colab, Compute Engine, ``gcloud auth application-default``).
 ``SHEETLOG_GSHEETS_ENDPOINT=http://127.0.0.1:PORT`` sends every request to a local server (the
-emulator convention) with anonymous credentials instead.
+emulator convention) with anonymous credentials instead; an explicit service-account key file
+then only names, in messages, the e-mail that requests stand for.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from ...errors import TargetError
 SCOPES = ["https://www.googleapis.com/auth/spreadsheets"]
 ENDPOINT_VARIABLE = "SHEETLOG_GSHEETS_ENDPOINT"
 TIMEOUT_S = (10.0, 60.0)  # connect, read: gspread waits forever by default
+TIMEOUT_VARIABLE = "SHEETLOG_GSHEETS_TIMEOUT_S"  # overrides the read timeout (tests)
 _GOOGLE_HOSTS = ("https://sheets.googleapis.com", "https://www.googleapis.com")
 
 NO_CREDENTIALS_HELP = (
@@ -74,13 +76,27 @@ def make_client(key_file: str | os.PathLike[str] | None = None) -> tuple[gspread
     endpoint = os.environ.get(ENDPOINT_VARIABLE)
     if endpoint:
         client = gspread.Client(AnonymousCredentials(), http_client=http_client_class(endpoint))
-        identity = f"anonymous (local endpoint {endpoint})"
+        identity = _endpoint_identity(key_file, endpoint)
     else:
         credentials = find_credentials(key_file)
         client = gspread.Client(credentials)
         identity = getattr(credentials, "service_account_email", None) or "your Google account"
-    client.http_client.set_timeout(TIMEOUT_S)
+    client.http_client.set_timeout(_timeout())
     return client, identity
+
+
+def _endpoint_identity(key_file: str | os.PathLike[str] | None, endpoint: str) -> str:
+    """Who requests to a local endpoint stand for: an explicit service-account key file (checked
+    as against Google) names its e-mail, although the requests themselves stay anonymous."""
+    explicit = key_file or os.environ.get("SHEETLOG_CREDENTIALS")
+    credentials = _from_file(Path(explicit).expanduser()) if explicit else None
+    email = getattr(credentials, "service_account_email", None)
+    return email or f"anonymous (local endpoint {endpoint})"
+
+
+def _timeout() -> tuple[float, float]:
+    read = os.environ.get(TIMEOUT_VARIABLE)
+    return (TIMEOUT_S[0], float(read)) if read else TIMEOUT_S
 
 
 def find_credentials(key_file: str | os.PathLike[str] | None = None) -> Credentials:

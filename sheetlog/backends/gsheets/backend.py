@@ -11,6 +11,7 @@ import contextlib
 import datetime as dt
 import json
 import random
+import re
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -119,12 +120,14 @@ class GoogleSheetBackend:
         if plan.new:
             self._grow(sheet, plan)
         for chunk in _chunks([_row_values(plan.columns, r, plan.result) for r in plan.rows]):
-            self.http.values_append(
+            reply = self.http.values_append(
                 self.address.key,
                 f"{sheet.a1}!A1",
                 params={"valueInputOption": "RAW", "insertDataOption": "INSERT_ROWS"},
                 body={"majorDimension": "ROWS", "values": chunk},
             )
+            if _first_row(reply) == 2:
+                self._format_first_rows(sheet, plan, len(chunk))
         if plan.new:
             self._repair(sheet, plan, old_width)
         return plan.result
@@ -164,6 +167,23 @@ class GoogleSheetBackend:
         sheet.header = sheet.header + list(plan.new)
         for offset, name in enumerate(plan.new):
             plan.columns[name] = start + offset
+
+    def _format_first_rows(self, sheet: _Sheet, plan: _Plan, count: int) -> None:
+        """Rows inserted right under the header copy its format (bold, no date format): give
+        them the format of data rows. Once per worksheet: later rows copy the row above."""
+        requests: list[dict[str, Any]] = [
+            {
+                "repeatCell": {
+                    "range": _grid(sheet.sheet_id, 1, 1 + count, None, None),
+                    "cell": {"userEnteredFormat": {"textFormat": {"bold": False}}},
+                    "fields": "userEnteredFormat.textFormat.bold",
+                }
+            }
+        ]
+        for name, column in plan.columns.items():
+            if any(isinstance(r.get(name), dt.datetime) for r in plan.rows):
+                requests.append(_datetime_format(sheet.sheet_id, column))
+        self.http.batch_update(self.address.key, {"requests": requests})
 
     def _repair(self, sheet: _Sheet, plan: _Plan, old_width: int) -> None:
         """Make sure every value we wrote sits under its own header.
@@ -269,6 +289,14 @@ class GoogleSheetBackend:
         return _titles[cache_key]
 
     def _add_worksheet(self, title: str) -> _Sheet:
+        try:
+            return self._request_worksheet(title)
+        except APIError as error:
+            if error.response.status_code != 400 or "already exists" not in _message(error):
+                raise
+        return self._sheet()  # another writer added it at the same moment
+
+    def _request_worksheet(self, title: str) -> _Sheet:
         sheet_id = random.randrange(1, 2**31 - 1)
         self.http.batch_update(
             self.address.key,
@@ -334,7 +362,10 @@ class GoogleSheetBackend:
             return Table(
                 header,
                 [
-                    [from_serial(v) if i in times else _read_value(v) for i, v in enumerate(row)]
+                    [
+                        from_serial(_read_value(v)) if i in times else _read_value(v)
+                        for i, v in enumerate(row)
+                    ]
                     for row in rows[1:]
                     if row
                 ],
@@ -376,7 +407,9 @@ def _message(error: APIError) -> str:
     try:
         return error.response.json()["error"]["message"]
     except (ValueError, KeyError, TypeError):
-        return error.response.text[:300]
+        text = error.response.text
+    page_title = re.search(r"<title>(.*?)</title>", text, re.DOTALL)  # Google's front-end pages
+    return " ".join((page_title.group(1).rstrip("!1") if page_title else text[:300]).split())
 
 
 def _choose(sheets: list[dict[str, Any]], gid: int | None) -> str | None:
@@ -461,6 +494,13 @@ def _row_values(columns: dict[str, int], record: dict[str, Any], result: WriteRe
             )
         row[columns[name]] = encoded
     return row
+
+
+def _first_row(append_reply: dict[str, Any]) -> int | None:
+    """The sheet row number where a values.append put its first row."""
+    updated = append_reply.get("updates", {}).get("updatedRange", "")
+    found = re.match(r"\$?[A-Z]+\$?(\d+)", updated.rpartition("!")[2])
+    return int(found.group(1)) if found else None
 
 
 def _chunks(rows: list[list[Any]]) -> Iterator[list[list[Any]]]:
