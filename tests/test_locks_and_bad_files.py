@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import html
 import os
-import shutil
 import subprocess
 import time
 import warnings
@@ -22,6 +21,7 @@ from pathlib import Path
 
 import openpyxl
 import pytest
+from libreoffice import find_soffice
 from python_calamine import CalamineWorkbook
 
 import sheetlog
@@ -123,16 +123,6 @@ def test_next_run_after_closing_writes_the_kept_runs_too(tmp_path: Path) -> None
 # -- LibreOffice: a real instance holding the workbook open, and the bad files it makes -----------
 
 
-def _soffice() -> str:
-    found = shutil.which("soffice") or shutil.which("libreoffice")
-    if found is None:
-        message = "LibreOffice (soffice) is not installed"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message + "; CI must install libreoffice-calc-nogui")
-        pytest.skip(message)
-    return found
-
-
 def _soffice_profile(soffice: str, folder: Path, macro: str | None = None) -> str:
     """A fresh LibreOffice user profile (one per soffice call); optionally with a Basic macro
     as Standard.Module1. Returns the -env:UserInstallation argument."""
@@ -191,7 +181,7 @@ End Sub
 
 @pytest.mark.libreoffice
 def test_workbook_open_in_libreoffice_is_not_written_until_closed(tmp_path: Path) -> None:
-    soffice = _soffice()
+    soffice = find_soffice()
     target, journal = tmp_path / "runs.xlsx", tmp_path / ".sheetlog"
     first = _log(target, journal, 0.1)
     before = target.read_bytes()
@@ -228,7 +218,7 @@ def test_workbook_open_in_libreoffice_is_not_written_until_closed(tmp_path: Path
 @pytest.fixture(scope="module")
 def office_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
     """A sheetlog workbook saved by LibreOffice as .xls, as .ods, and encrypted .xlsx."""
-    soffice = _soffice()
+    soffice = find_soffice()
     folder = tmp_path_factory.mktemp("office-files")
     source = folder / "runs.xlsx"
     for lr in (0.1, 0.2):

@@ -30,6 +30,7 @@ from typing import Any
 
 import openpyxl
 import pytest
+from libreoffice import find_soffice
 from openpyxl.utils.cell import range_boundaries
 from python_calamine import CalamineWorkbook
 
@@ -458,22 +459,12 @@ def test_calamine_reads_runs(
 # --- LibreOffice -----------------------------------------------------------------------------
 
 
-def _soffice() -> str:
-    found = shutil.which("soffice") or shutil.which("libreoffice")
-    if found is None:
-        message = "LibreOffice (soffice) is not installed"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message + "; CI must install libreoffice-calc-nogui")
-        pytest.skip(message)
-    return found
-
-
 @pytest.fixture(scope="module")
 def libreoffice_csv(
     outcomes: dict[tuple[str, str], Outcome], tmp_path_factory: pytest.TempPathFactory
 ) -> Path:
     """Every result converted to one CSV per sheet by a single soffice call."""
-    soffice = _soffice()
+    soffice = find_soffice()
     folder = tmp_path_factory.mktemp("libreoffice")
     files = [str(o.after) for o in outcomes.values() if o.error is None]
     profile = folder / f"profile-{uuid.uuid4().hex}"

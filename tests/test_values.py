@@ -15,7 +15,6 @@ import enum
 import fractions
 import math
 import os
-import shutil
 import subprocess
 import warnings
 import zipfile
@@ -25,6 +24,7 @@ from typing import Any
 import numpy as np
 import openpyxl
 import pytest
+from libreoffice import find_soffice
 
 import sheetlog
 from sheetlog.journal import Journal
@@ -494,16 +494,6 @@ def test_metrics_must_be_numbers(log: Logger) -> None:
 # -- an independent reader: LibreOffice --------------------------------------------------------
 
 
-def _soffice() -> str:
-    found = shutil.which("soffice") or shutil.which("libreoffice")
-    if found is None:
-        message = "LibreOffice (soffice) is not installed"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message + "; CI must install libreoffice-calc-nogui")
-        pytest.skip(message)
-    return found
-
-
 @pytest.mark.libreoffice
 def test_libreoffice_reads_text_and_formula_looking_strings_as_logged(
     log: Logger, tmp_path: Path
@@ -512,7 +502,7 @@ def test_libreoffice_reads_text_and_formula_looking_strings_as_logged(
     out = tmp_path / "csv"
     subprocess.run(
         [
-            _soffice(),
+            find_soffice(),
             f"-env:UserInstallation={(tmp_path / 'lo-profile').as_uri()}",
             "--headless",
             "--convert-to",
