@@ -77,7 +77,7 @@ def _journal_lock(journal: Journal, target: str) -> Iterator[None]:
     digest = hashlib.sha256(target.encode()).hexdigest()[:16]
     lock = FileLock(journal.directory / f"delivery-{digest}.lock", timeout=LOCK_TIMEOUT_S)
     try:
-        lock.acquire()
+        lock.acquire(poll_interval=0.01)
     except Timeout as error:
         raise TargetError(
             f"another sheetlog process sharing the journal {journal.directory} was still"

@@ -81,7 +81,7 @@ class Journal:
             self.path, timeout=60, isolation_level=None, check_same_thread=False
         )
         self._conn.execute("PRAGMA busy_timeout = 60000")
-        self._conn.execute("PRAGMA journal_mode = WAL")
+        _use_wal(self._conn)
         self._conn.execute("PRAGMA synchronous = NORMAL")
         with self._transaction() as conn:
             for statement in filter(str.strip, _SCHEMA.split(";")):
@@ -222,6 +222,20 @@ class _Transaction:
             self._conn.execute("ROLLBACK" if exc_type else "COMMIT")
         finally:
             self._lock.release()
+
+
+def _use_wal(conn: sqlite3.Connection, patience_s: float = 60.0) -> None:
+    """Switch the journal to WAL. While another process opens a new journal, SQLite answers
+    "database is locked" at once, without waiting for the busy timeout: try again."""
+    deadline = time.monotonic() + patience_s
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+        time.sleep(0.01)
 
 
 def _float_or_nan(value: float | None) -> float:

@@ -1,7 +1,8 @@
 """A runs table as a pandas DataFrame, with the types sheetlog wrote restored.
 
-- Columns keep the header's names; unnamed columns become ``Unnamed: N`` (as in pandas), and a
-  repeated name gets ``.1``, ``.2``.
+- Columns keep the header's names; unnamed columns become ``Unnamed: N`` (as in pandas). Columns
+  sharing a name (two writers of a Google Sheet added it at the same moment) become one when no
+  row has a value in both; otherwise the later ones get ``.1``, ``.2``.
 - Empty cells are missing values (NaN / None).
 - In a column of numbers, the texts ``NaN``, ``inf`` and ``-inf`` (how sheetlog stores them, since
   a cell cannot hold them as numbers) become floats again.
@@ -27,8 +28,13 @@ _UTC_COLUMNS = ("start_time", "end_time")
 def to_dataframe(table: Table):  # -> pandas.DataFrame (pandas imported lazily: it is slow)
     import pandas as pd
 
-    names = _column_names(table.header, max((len(row) for row in table.rows), default=0))
-    columns = {name: [_at(row, i) for row in table.rows] for i, name in enumerate(names)}
+    width = max([len(table.header), *(len(row) for row in table.rows)])
+    header = [_at(table.header, i) or None for i in range(width)]
+    merged = _merge_repeated(
+        [(i, name, [_at(row, i) for row in table.rows]) for i, name in enumerate(header)]
+    )
+    names = _column_names([(index, name) for index, name, _ in merged])
+    columns = {name: values for name, (_, _, values) in zip(names, merged, strict=True)}
     frame = pd.DataFrame(
         {name: _restore(name, values) for name, values in columns.items()}, columns=names
     )
@@ -42,11 +48,32 @@ def _at(row: list[Any], index: int) -> Any:
     return row[index] if index < len(row) else None
 
 
-def _column_names(header: list[str | None], width: int) -> list[str]:
+def _merge_repeated(
+    columns: list[tuple[int, str | None, list[Any]]],
+) -> list[tuple[int, str | None, list[Any]]]:
+    """Fold each column into the first one of the same name when no row has a value in both."""
+    kept: list[tuple[int, str | None, list[Any]]] = []
+    first: dict[str, list[Any]] = {}
+    for index, name, values in columns:
+        earlier = first.get(name) if name else None
+        if earlier is not None and all(
+            a is None or b is None for a, b in zip(earlier, values, strict=True)
+        ):
+            for row, value in enumerate(values):
+                if value is not None:
+                    earlier[row] = value
+            continue
+        if name and name not in first:
+            first[name] = values
+        kept.append((index, name, values))
+    return kept
+
+
+def _column_names(columns: list[tuple[int, str | None]]) -> list[str]:
     names: list[str] = []
     seen: dict[str, int] = {}
-    for index in range(max(len(header), width)):
-        name = header[index] if index < len(header) and header[index] else f"Unnamed: {index}"
+    for index, header_name in columns:
+        name = header_name or f"Unnamed: {index}"
         if name in seen:
             seen[name] += 1
             name = f"{name}.{seen[name]}"

@@ -27,6 +27,7 @@ from .address import SheetAddress
 from .auth import make_client
 from .cells import (
     DATETIME_PATTERN,
+    MAX_CELLS,
     MAX_COLUMNS,
     TIME_COLUMNS,
     from_serial,
@@ -50,6 +51,7 @@ class _Sheet:
     columns: int
     header: list[str | None]
     filter_columns: int | None = None
+    rows: int = 1000
 
     @property
     def a1(self) -> str:
@@ -109,14 +111,16 @@ class GoogleSheetBackend:
             raise TargetError(self._explain(error)) from error
 
     def _write_once(self, records: Sequence[dict[str, Any]], suspects: set[str]) -> WriteResult:
-        sheet = self._sheet()
+        sheet = self._sheet(records)
         plan = _plan(sheet.header, records)
         if "run_id" in plan.columns and suspects:
             present = self._column_values(sheet, plan.columns["run_id"])
+            found = [r for r in plan.rows if r["run_id"] in present]
             _drop_present(plan, present)
+            self._check_rows(sheet, found, present)
         if not plan.rows:
             return plan.result
-        old_width = len(sheet.header)
+        _check_cells(sheet, plan)
         if plan.new:
             self._grow(sheet, plan)
         for chunk in _chunks([_row_values(plan.columns, r, plan.result) for r in plan.rows]):
@@ -128,8 +132,8 @@ class GoogleSheetBackend:
             )
             if _first_row(reply) == 2:
                 self._format_first_rows(sheet, plan, len(chunk))
-        if plan.new:
-            self._repair(sheet, plan, old_width)
+        if plan.new or suspects:  # growing, or retrying: others may be growing it too
+            self._repair(sheet, plan)
         return plan.result
 
     def _grow(self, sheet: _Sheet, plan: _Plan) -> None:
@@ -185,19 +189,19 @@ class GoogleSheetBackend:
                 requests.append(_datetime_format(sheet.sheet_id, column))
         self.http.batch_update(self.address.key, {"requests": requests})
 
-    def _repair(self, sheet: _Sheet, plan: _Plan, old_width: int) -> None:
+    def _repair(self, sheet: _Sheet, plan: _Plan) -> None:
         """Make sure every value we wrote sits under its own header.
 
         Another writer growing the header between our read and our append shifts columns: our
-        rows may then hold values under its names. Re-read the header; while our new names are
-        not where we wrote them, rewrite the new part (columns from ``old_width`` on) of our own
-        rows under the header as it is now. Only our rows are touched."""
-        expected = {name: plan.columns[name] for name in plan.new}
+        rows may then hold values under its names. Re-read the header; while it does not start
+        with the header we wrote against (``sheet.header``), rewrite our own rows (only those)
+        under the header as it is now. The first column of a name is the one every writer
+        uses: a writer that added the same name at the same moment moves its values there (its
+        copy stays, emptied)."""
+        written = list(sheet.header)
         for _ in range(_REPAIR_ROUNDS):
             current = self._header(sheet)
-            # The first column of a name is the one every writer uses; a writer that added the
-            # same name at the same moment moves its values there (its copy stays, emptied).
-            if match_header(current, list(expected)) == expected:
+            if current[: len(written)] == written:
                 return
             names = [n for record in plan.rows for n, v in record.items() if v is not None]
             missing = [n for n in dict.fromkeys(names) if n not in match_header(current, names)]
@@ -206,35 +210,55 @@ class GoogleSheetBackend:
                 retry = _Plan(new=missing, rows=plan.rows)
                 self._grow(sheet, retry)
                 current = sheet.header
-            self._rewrite_rows(sheet, plan, current, old_width)
-            expected = match_header(current, list(expected))
+            self._rewrite_rows(sheet, plan, current)
+            written = current
         raise TargetError(
             f"the header of {self.key} kept changing while runs were written; written runs are"
             " kept and will be checked again"
         )
 
-    def _rewrite_rows(
-        self, sheet: _Sheet, plan: _Plan, header: list[str | None], old_width: int
+    def _check_rows(
+        self, sheet: _Sheet, records: list[dict[str, Any]], row_numbers: dict[str, int]
     ) -> None:
+        """Rows of ours that an earlier attempt wrote (its answer lost, or its ``_repair`` cut
+        short): rewrite, by run_id, those whose values are not under their own headers."""
+        if not records:
+            return
+        numbers = [row_numbers[r["run_id"]] for r in records]
+        reply = self.http.values_get(
+            self.address.key,
+            f"{sheet.a1}!{min(numbers)}:{max(numbers)}",
+            params={
+                "valueRenderOption": "UNFORMATTED_VALUE",
+                "dateTimeRenderOption": "SERIAL_NUMBER",
+            },
+        )
+        block = reply.get("values", [])
+        columns = match_header(sheet.header, [n for r in records for n in r])
+        wrong = [
+            record
+            for record, number in zip(records, numbers, strict=True)
+            if not _in_place(record, columns, _row_at(block, number - min(numbers)))
+        ]
+        if wrong:
+            self._rewrite_rows(sheet, _Plan(rows=wrong), sheet.header)
+            self._repair(sheet, _Plan(rows=wrong))
+
+    def _rewrite_rows(self, sheet: _Sheet, plan: _Plan, header: list[str | None]) -> None:
         run_ids = self._column_values(sheet, match_header(header, ["run_id"])["run_id"])
         mapping = match_header(header, [n for r in plan.rows for n in r])
         by_position = {position: name for name, position in mapping.items()}
         data = []
         for record in plan.rows:
             row_number = run_ids.get(record["run_id"])
-            if row_number is None or len(header) <= old_width:
+            if row_number is None:
                 continue
             values = []
-            for position in range(old_width, len(header)):
+            for position in range(len(header)):
                 name = by_position.get(position)
                 value, _ = to_json(record.get(name)) if name else (None, False)
                 values.append("" if value is None else value)
-            data.append(
-                {
-                    "range": f"{sheet.a1}!{column_letter(old_width + 1)}{row_number}",
-                    "values": [values],
-                }
-            )
+            data.append({"range": f"{sheet.a1}!A{row_number}", "values": [values]})
         if data:
             self.http.values_batch_update(
                 self.address.key, {"valueInputOption": "RAW", "data": data}
@@ -242,12 +266,12 @@ class GoogleSheetBackend:
 
     # -- reading -------------------------------------------------------------------------------
 
-    def _sheet(self) -> _Sheet:
+    def _sheet(self, records: Sequence[dict[str, Any]] = ()) -> _Sheet:
         """The worksheet's properties and header in one request; the worksheet is added if
-        missing."""
+        missing, with the header ``records`` need."""
         title = self._title()
         if title is None:
-            return self._add_worksheet(self.address.worksheet or DEFAULT_WORKSHEET)
+            return self._add_worksheet(self.address.worksheet or DEFAULT_WORKSHEET, records)
         try:
             reply = self.http.spreadsheets_get(
                 self.address.key,
@@ -264,7 +288,7 @@ class GoogleSheetBackend:
             _titles.pop((self.address.key, self.address.gid), None)
             if self.address.worksheet is None and self.address.gid is None:
                 raise
-            return self._add_worksheet(self.address.worksheet or DEFAULT_WORKSHEET)
+            return self._add_worksheet(self.address.worksheet or DEFAULT_WORKSHEET, records)
         return _parse_sheet(reply["sheets"][0])
 
     def _title(self) -> str | None:
@@ -288,16 +312,23 @@ class GoogleSheetBackend:
             _titles[cache_key] = title
         return _titles[cache_key]
 
-    def _add_worksheet(self, title: str) -> _Sheet:
+    def _add_worksheet(self, title: str, records: Sequence[dict[str, Any]]) -> _Sheet:
+        """Add the worksheet with its header in one request: writers that add it at the same
+        moment then find the header there, instead of each inserting the same columns."""
+        names = order_columns(n for r in records for n, v in r.items() if v is not None)
         try:
-            return self._request_worksheet(title)
+            return self._request_worksheet(title, names if names else ["run_id"])
         except APIError as error:
             if error.response.status_code != 400 or "already exists" not in _message(error):
                 raise
-        return self._sheet()  # another writer added it at the same moment
+        return self._sheet(records)  # another writer added it at the same moment
 
-    def _request_worksheet(self, title: str) -> _Sheet:
+    def _request_worksheet(self, title: str, header: list[str]) -> _Sheet:
+        if len(header) > MAX_COLUMNS:  # the runs that need so many are refused by _plan
+            header = ["run_id"]
         sheet_id = random.randrange(1, 2**31 - 1)
+        columns = max(26, len(header))
+        header_cells = [{"userEnteredValue": {"stringValue": name}} for name in header]
         self.http.batch_update(
             self.address.key,
             {
@@ -309,7 +340,7 @@ class GoogleSheetBackend:
                                 "title": title,
                                 "gridProperties": {
                                     "rowCount": 1000,
-                                    "columnCount": 26,
+                                    "columnCount": columns,
                                     "frozenRowCount": 1,
                                 },
                             }
@@ -322,12 +353,23 @@ class GoogleSheetBackend:
                             "fields": "userEnteredFormat.textFormat.bold",
                         }
                     },
-                    {"setBasicFilter": {"filter": {"range": _grid(sheet_id, 0, None, 0, 1)}}},
+                    {
+                        "updateCells": {
+                            "range": _grid(sheet_id, 0, 1, 0, len(header)),
+                            "rows": [{"values": header_cells}],
+                            "fields": "userEnteredValue",
+                        }
+                    },
+                    {
+                        "setBasicFilter": {
+                            "filter": {"range": _grid(sheet_id, 0, None, 0, len(header))}
+                        }
+                    },
                 ]
             },
         )
         _titles[(self.address.key, self.address.gid)] = title
-        return _Sheet(sheet_id, title, 26, [], filter_columns=1)
+        return _Sheet(sheet_id, title, columns, list(header), filter_columns=len(header))
 
     def _header(self, sheet: _Sheet) -> list[str | None]:
         reply = self.http.values_get(self.address.key, f"{sheet.a1}!1:1")
@@ -398,6 +440,11 @@ class GoogleSheetBackend:
                 f"spreadsheet {key} was not found: check the key (the part of the sheet's URL"
                 " between /d/ and /edit)"
             )
+        if status == 400 and "limit of 10000000 cells" in message:
+            return (
+                f"spreadsheet {key} is full: Google allows {MAX_CELLS:,} cells in all of its"
+                " worksheets; log to a new spreadsheet (or delete unused rows/columns)"
+            )
         if status == 401:
             return f"Google rejected the credentials ({message}); renew or replace the key file"
         return f"Google Sheets refused the request for {self.key}: HTTP {status}: {message}"
@@ -422,6 +469,18 @@ def _choose(sheets: list[dict[str, Any]], gid: int | None) -> str | None:
     return grids[0]["title"] if len(grids) == 1 else None
 
 
+def _check_cells(sheet: _Sheet, plan: _Plan) -> None:
+    """Refuse, before sending, an append that would take the worksheet past Google's cell limit
+    (the limit counts every worksheet of the spreadsheet; Google's own answer covers the rest)."""
+    columns = max(sheet.columns, len(sheet.header) + len(plan.new))
+    cells = (sheet.rows + len(plan.rows)) * columns
+    if cells > MAX_CELLS:
+        raise TargetError(
+            f"worksheet {sheet.title!r} would hold {cells:,} cells, more than a Google spreadsheet"
+            f" may ({MAX_CELLS:,}); log to a new spreadsheet (or delete unused rows/columns)"
+        )
+
+
 def _parse_sheet(data: dict[str, Any]) -> _Sheet:
     properties = data["properties"]
     grid_data = (data.get("data") or [{}])[0].get("rowData") or [{}]
@@ -437,6 +496,7 @@ def _parse_sheet(data: dict[str, Any]) -> _Sheet:
         properties.get("gridProperties", {}).get("columnCount", 26),
         header,
         filter_columns,
+        properties.get("gridProperties", {}).get("rowCount", 1000),
     )
 
 
@@ -479,6 +539,24 @@ def _drop_present(plan: _Plan, present: dict[str, int]) -> None:
     plan.rows = kept
     used = {n for r in kept for n, v in r.items() if v is not None}
     plan.new = [n for n in plan.new if n in used]
+
+
+def _row_at(block: list[list[Any]], index: int) -> list[Any]:
+    return block[index] if index < len(block) else []
+
+
+def _in_place(record: dict[str, Any], columns: dict[str, int], row: list[Any]) -> bool:
+    """Whether ``row`` holds each value of ``record`` under its own header."""
+    for name, value in record.items():
+        if value is None:
+            continue
+        if name not in columns:
+            return False
+        position = columns[name]
+        cell = row[position] if position < len(row) else ""
+        if cell != to_json(value)[0]:
+            return False
+    return True
 
 
 def _row_values(columns: dict[str, int], record: dict[str, Any], result: WriteResult) -> list:

@@ -31,7 +31,7 @@ class Backoff:
     ``budget_s`` seconds of waiting in all (``SHEETLOG_GSHEETS_BACKOFF_S`` and
     ``SHEETLOG_GSHEETS_MAX_WAIT_S`` override the base and the budget)."""
 
-    attempts: int = 7
+    attempts: int = 10
     base_s: float = 1.0
     cap_s: float = 32.0
     budget_s: float = 90.0
