@@ -47,7 +47,7 @@ def deliver(journal: Journal, target: str) -> DeliveryReport:
     """Write every run pending for ``target``; failures are warned about, never raised."""
     report = DeliveryReport(delivered={target: 0})
     try:
-        backend = open_target(target)
+        backend = open_target(target, cache_dir=journal.directory)
     except ValueError as error:
         return _keep_pending(journal, target, journal.pending(target), str(error), report)
     runs: list[PendingRun] = []

@@ -74,13 +74,19 @@ def _credentials_file() -> str | None:
     return str((folder / Path(path).expanduser()).resolve())
 
 
-def open_target(target: str | os.PathLike[str]) -> Backend:
-    """The backend for a target string; ValueError, saying which targets exist, for others."""
+def open_target(
+    target: str | os.PathLike[str], cache_dir: str | os.PathLike[str] | None = None
+) -> Backend:
+    """The backend for a target string; ValueError, saying which targets exist, for others.
+
+    ``cache_dir`` (the journal's directory): where a backend may remember what it looked up."""
     text = os.fspath(target)
     if is_sheet_target(text):
         from .backends.gsheets.backend import GoogleSheetBackend  # gspread is slow to import
 
-        return GoogleSheetBackend(parse_address(text), credentials=_credentials_file())
+        return GoogleSheetBackend(
+            parse_address(text), credentials=_credentials_file(), cache_dir=cache_dir
+        )
     path, _, sheet = text.partition("#")
     if path.lower().endswith(EXCEL_SUFFIXES):
         return ExcelBackend(path, sheet or None)

@@ -674,6 +674,44 @@ def test_update_cells_and_grid_data_with_field_mask(fake, sh):
     assert cell["formattedValue"] == "6"
 
 
+def test_append_cells_goes_after_the_last_row_with_a_value_and_answers_with_the_header(fake, sh):
+    ws = sh.sheet1
+    ws.update([["run_id", "note"], ["r1", "x"]], "A1")
+    ws.resize(rows=3)
+    ws.update([["stray"]], "D3")  # the last row with a value anywhere in the sheet
+    reply = sh.client.request(
+        "post",
+        f"{fake.base_url}/v4/spreadsheets/{sh.id}:batchUpdate",
+        params={"fields": "replies,updatedSpreadsheet(sheets(properties(gridProperties),"
+                "data(rowData(values(formattedValue)))))"},
+        json={
+            "requests": [{"appendCells": {"sheetId": 0, "fields": "userEnteredValue", "rows": [
+                {"values": [{"userEnteredValue": {"stringValue": "r2"}},
+                            {"userEnteredValue": {"stringValue": "=1+1"}}]},
+                {"values": [{"userEnteredValue": {"stringValue": "r3"}}, {},
+                            {"userEnteredValue": {"boolValue": True}}]},
+            ]}}],
+            "includeSpreadsheetInResponse": True,
+            "responseRanges": ["Sheet1!1:1"],
+            "responseIncludeGridData": True,
+        },
+    ).json()  # fmt: skip
+    assert reply["replies"] == [{}]
+    answered = reply["updatedSpreadsheet"]["sheets"][0]
+    assert answered["properties"]["gridProperties"]["rowCount"] == 5  # two rows added
+    header = answered["data"][0]["rowData"][0]["values"]
+    assert [cell["formattedValue"] for cell in header] == ["run_id", "note"]
+    assert fake.values(sh.id)[3:] == [["r2", "=1+1"], ["r3", "", True]]
+    formula = ws.get("B4", value_render_option="FORMULA")
+    assert formula == [["=1+1"]]  # a stringValue is text, never a formula
+    error = api_error(
+        sh.batch_update,
+        {"requests": [{"appendCells": {"sheetId": 0, "rows": [{"values": [{}] * 27}],
+                                       "fields": "userEnteredValue"}}]},
+    )  # fmt: skip
+    assert "exceeds grid limits" in error.error["message"]
+
+
 # ------------------------------------------------------------------ quotas
 
 

@@ -30,6 +30,7 @@ import sheetlog
 from sheetlog import SheetlogWarning
 from sheetlog.backends.gsheets.cells import MAX_CELL_CHARS, MAX_COLUMNS
 from sheetlog.journal import Journal
+from sheetlog.testing import fake_client
 
 # Any warning a test does not expect fails it (tests expecting one use pytest.warns).
 pytestmark = pytest.mark.filterwarnings("error::sheetlog.SheetlogWarning")
@@ -382,9 +383,47 @@ class TestFakeOnlyRequestEconomy:
 
         requests = fake_sheets.request_log
         assert [(r.kind, r.status) for r in requests] == [("read", 200), ("write", 200)]
-        assert requests[1].path.endswith(":append")
+        assert requests[1].path.endswith(":batchUpdate")  # appendCells, header in the answer
         header, *rows = fake_sheets.values(key, "Team runs")
         assert [row[header.index("params.lr")] for row in rows] == [0.1, 0.2]
+
+    def test_a_pasted_url_costs_an_extra_read_only_the_first_time(
+        self, fake_sheets, journal_dir, tmp_path
+    ):
+        """The worksheet a gid names is remembered in the journal directory; a renamed worksheet
+        is looked up again."""
+        key = fake_sheets.create_spreadsheet("runs", ["Notes", "Sweep"])
+        gid = fake_sheets.metadata(key)["sheets"][1]["properties"]["sheetId"]
+        url = f"https://docs.google.com/spreadsheets/d/{key}/edit#gid={gid}"
+        script = textwrap.dedent(
+            """
+            import sys, warnings
+            import sheetlog
+            warnings.simplefilter("error", sheetlog.SheetlogWarning)
+            sheetlog.log_run({"lr": float(sys.argv[3])}, target=sys.argv[1], capture=False,
+                             journal_dir=sys.argv[2])
+            """
+        )
+
+        def fresh_process(lr: float) -> list[tuple[str, int]]:
+            fake_sheets.clear_log()
+            subprocess.run(
+                [sys.executable, "-c", script, url, str(journal_dir), str(lr)],
+                check=True,
+                cwd=tmp_path,
+                timeout=60,
+            )
+            return [(r.kind, r.status) for r in fake_sheets.request_log]
+
+        assert fresh_process(0.1) == [("read", 200), ("read", 200), ("write", 200)]
+        assert fresh_process(0.2) == [("read", 200), ("write", 200)]
+        spreadsheet = fake_client(fake_sheets.base_url).open_by_key(key)
+        spreadsheet.get_worksheet_by_id(gid).update_title("Sweep 2")
+        assert fresh_process(0.3) == [("read", 400), ("read", 200), ("read", 200), ("write", 200)]
+        assert fresh_process(0.4) == [("read", 200), ("write", 200)]
+        header, *rows = fake_sheets.values(key, "Sweep 2")
+        assert [row[header.index("params.lr")] for row in rows] == [0.1, 0.2, 0.3, 0.4]
+        assert fake_sheets.values(key, "Notes") == []
 
     @pytest.mark.slow
     def test_flushing_1000_pending_runs_takes_at_most_5_writes(
@@ -415,7 +454,36 @@ class TestFakeOnlyRequestEconomy:
         assert sorted(row[column] for row in rows) == list(range(-1, 1000))
         assert len({row[0] for row in rows}) == 1001
 
-    def test_schema_growth_is_one_batch_update(self, fake_sheets, log):
+    def test_runs_too_many_for_one_request_go_as_chunked_appends_then_one_header_check(
+        self, fake_sheets, log, journal_dir, monkeypatch
+    ):
+        key = fake_sheets.create_spreadsheet("runs")
+        target = f"gsheet://{key}/Runs"
+        monkeypatch.setenv("SHEETLOG_GSHEETS_ENDPOINT", _dead_endpoint())
+        monkeypatch.setenv("SHEETLOG_GSHEETS_MAX_WAIT_S", "0")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SheetlogWarning)
+            for i in range(120):
+                log(target, {"i": i, "when": dt.datetime(2024, 1, 1, 12, i % 60)}, {"acc": i})
+        monkeypatch.setenv("SHEETLOG_GSHEETS_ENDPOINT", fake_sheets.base_url)
+        monkeypatch.setattr(
+            "sheetlog.backends.gsheets.backend.APPEND_CHUNK_BYTES", 8_000
+        )  # a small request size, so that 120 runs need several
+        fake_sheets.clear_log()
+
+        assert sheetlog.flush(journal_dir=journal_dir).delivered == {target: 120}
+
+        calls = [(r.kind, r.path.rsplit("/", 1)[-1]) for r in fake_sheets.request_log]
+        appends = [c for c in calls if c[1].endswith(":append")]
+        assert len(appends) >= 2 and calls[-1] == ("read", "'Runs'!1:1")
+        header, *rows = fake_sheets.values(key, "Runs")
+        assert [row[header.index("params.i")] for row in rows] == list(range(120))
+        when = _letter(header.index("params.when"))
+        for row_number in (2, 121):
+            assert not bold(fake_sheets.cell(key, f"Runs!A{row_number}"))
+            assert number_format(fake_sheets.cell(key, f"Runs!{when}{row_number}")) == "DATE_TIME"
+
+    def test_schema_growth_goes_with_the_rows_in_one_write(self, fake_sheets, log):
         key = fake_sheets.create_spreadsheet("runs")
         target = f"gsheet://{key}/Runs"
         log(target, {"lr": 0.1}, {"acc": 0.5})
@@ -424,7 +492,7 @@ class TestFakeOnlyRequestEconomy:
         log(target, {"lr": 0.2, "momentum": 0.9, "seen": dt.datetime(2024, 1, 1)}, {"f1": 0.4})
 
         writes = [r.path.rsplit(":", 1)[-1] for r in fake_sheets.request_log if r.kind == "write"]
-        assert writes == ["batchUpdate", "append"]
+        assert writes == ["batchUpdate"]
         header = fake_sheets.values(key, "Runs")[0]
         assert header[-3:] == ["params.momentum", "params.seen", "metrics.f1"]
         seen = fake_sheets.cell(key, f"Runs!{_letter(header.index('params.seen'))}3")

@@ -393,74 +393,91 @@ def _sheet_rows(fake: FakeSheetsServer, key: str) -> tuple[list[str], list[list[
     return values[0], [row for row in values[1:] if row]
 
 
-def test_a_check_cut_short_by_a_fault_is_finished_by_the_retry(
-    fake: FakeSheetsServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def _insert_named_column(fake: FakeSheetsServer, key: str, index: int, name: str) -> None:
+    """What a writer holding an older header does to add ``name``: insert at its header's end."""
+    sheet_id = fake.metadata(key)["sheets"][1]["properties"]["sheetId"]
+    fake_client(fake.base_url).http_client.batch_update(
+        key,
+        {
+            "requests": [
+                {
+                    "insertDimension": {
+                        "range": {
+                            "sheetId": sheet_id,
+                            "dimension": "COLUMNS",
+                            "startIndex": index,
+                            "endIndex": index + 1,
+                        }
+                    }
+                },
+                {
+                    "updateCells": {
+                        "range": {
+                            "sheetId": sheet_id,
+                            "startRowIndex": 0,
+                            "endRowIndex": 1,
+                            "startColumnIndex": index,
+                            "endColumnIndex": index + 1,
+                        },
+                        "rows": [{"values": [{"userEnteredValue": {"stringValue": name}}]}],
+                        "fields": "userEnteredValue",
+                    }
+                },
+            ]
+        },
+    )
+
+
+@pytest.mark.parametrize("cut_short", [False, True], ids=["repaired", "repair-cut-short"])
+def test_rows_appended_against_a_header_moved_meanwhile_are_put_back(
+    fake: FakeSheetsServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cut_short: bool
 ) -> None:
-    """Another writer inserts a column while ours is being added, so our append lands shifted;
-    the check that would move it back fails (HTTP 500) after the append went through. The
-    retry finds the row already there, and must still put its value under its own header."""
+    """Between our header read and our append (no new column of ours), another writer inserts a
+    column in the middle of the header. Our append lands under the old positions; the header
+    in the append's own answer shows it, and our row is rewritten by run_id. With
+    ``cut_short``, the rewrite fails half-way (HTTP 500 on its run_id lookup): the retry
+    finds the row already there, checks it and puts it right, without a second copy."""
     monkeypatch.setenv("SHEETLOG_GSHEETS_TIMEOUT_S", "10")
     key = fake.create_spreadsheet("team runs")
-    target = f"gsheet://{key}/Runs"
-    where = {"target": target, "capture": False, "journal_dir": tmp_path / ".sheetlog"}
-    sheetlog.log_run({"lr": 0.1}, **where)
-    width = len(fake.values(key, "Runs")[0])
-    sheet_id = fake.metadata(key)["sheets"][1]["properties"]["sheetId"]
-    other = fake_client(fake.base_url)
+    where = {"target": f"gsheet://{key}/Runs", "capture": False, "journal_dir": tmp_path / "j"}
+    first = sheetlog.log_run({"lr": 0.1, "wd": 0.01}, {"acc": 0.5}, **where)
+    header = fake.values(key, "Runs")[0]
+    middle = header.index("params.lr")
+    fake.clear_log()
 
-    def other_writer() -> None:  # grows the header as it was before our column was added
+    def other_writer() -> None:
         while not any(entry.fault == "slow" for entry in fake.request_log):
             time.sleep(0.005)
-        other.http_client.batch_update(
-            key,
-            {
-                "requests": [
-                    {
-                        "insertDimension": {
-                            "range": {
-                                "sheetId": sheet_id,
-                                "dimension": "COLUMNS",
-                                "startIndex": width,
-                                "endIndex": width + 1,
-                            }
-                        }
-                    },
-                    {
-                        "updateCells": {
-                            "range": {
-                                "sheetId": sheet_id,
-                                "startRowIndex": 0,
-                                "endRowIndex": 1,
-                                "startColumnIndex": width,
-                                "endColumnIndex": width + 1,
-                            },
-                            "rows": [
-                                {"values": [{"userEnteredValue": {"stringValue": "params.beta"}}]}
-                            ],
-                            "fields": "userEnteredValue",
-                        }
-                    },
-                ]
-            },
-        )
+        _insert_named_column(fake, key, middle, "params.beta")
 
-    fake.inject("slow", match=r":batchUpdate$", delay=0.5)  # our new column: answered late
-    fake.inject("500", match=r"^GET .*/values/'Runs'!1:1$")  # the check after our append
+    fake.inject("slow", match=r"^GET /v4/spreadsheets/[^/]+$", delay=0.5)  # our header read
+    if cut_short:
+        fake.inject("500", match=r"^GET .*/values/'Runs'!A2:A$")  # the repair's run_id lookup
     thread = threading.Thread(target=other_writer)
     thread.start()
     with warnings.catch_warnings():
         warnings.simplefilter("error", SheetlogWarning)
-        row = sheetlog.log_run({"lr": 0.2, "alpha": 7}, **where)
+        second = sheetlog.log_run({"lr": 0.2, "wd": 0.02}, {"acc": 0.6}, **where)
     thread.join()
 
-    assert fake.faults.pending() == []  # both faults were met
+    assert fake.faults.pending() == []  # every fault was met: the race did happen
     header, rows = _sheet_rows(fake, key)
-    assert "params.beta" in header and "params.alpha" in header
-    ours = next(r for r in rows if r[0] == row["run_id"])
-    ours += [""] * (len(header) - len(ours))
-    assert ours[header.index("params.alpha")] == 7
-    assert ours[header.index("params.beta")] == ""
-    assert [r[0] for r in rows].count(row["run_id"]) == 1
+    assert header[middle] == "params.beta"
+    by_run = {row[0]: dict(zip(header, row + [""] * len(header), strict=False)) for row in rows}
+    assert len(rows) == 2 and set(by_run) == {first["run_id"], second["run_id"]}
+    assert [by_run[second["run_id"]][n] for n in ("params.lr", "params.wd", "metrics.acc")] == [
+        0.2,
+        0.02,
+        0.6,
+    ]
+    assert by_run[second["run_id"]]["params.beta"] == ""
+    assert [by_run[first["run_id"]][n] for n in ("params.lr", "params.wd", "metrics.acc")] == [
+        0.1,
+        0.01,
+        0.5,
+    ]
+    rewrites = [e for e in fake.request_log if e.path.endswith("values:batchUpdate")]
+    assert len(rewrites) == 1
 
 
 @pytest.mark.parametrize("kind", ["drop_after", "slow"])
@@ -473,14 +490,14 @@ def test_an_append_whose_answer_is_lost_is_not_repeated(
     where = {"target": f"gsheet://{key}/Runs", "capture": False, "journal_dir": tmp_path / "j"}
     sheetlog.log_run({"lr": 0.1}, **where)
     fake.clear_log()
-    fake.inject(kind, match=r":append$", delay=SLOW_S)
+    fake.inject(kind, match=r":batchUpdate$", delay=SLOW_S)
     with warnings.catch_warnings():
         warnings.simplefilter("error", SheetlogWarning)  # the retry succeeds: nothing to say
         row = sheetlog.log_run({"lr": 0.2, "momentum": 0.9}, **where)  # with a new column
 
     log = [(e.method, e.path.rsplit("/", 1)[-1], e.fault) for e in fake.request_log]
-    appends = [entry for entry in log if entry[1].endswith(":append")]
-    assert appends == [("POST", "'Runs'!A1:append", kind)]  # the one that was lost, no other
+    appends = [entry for entry in log if entry[1].endswith(":batchUpdate")]
+    assert appends == [("POST", f"{key}:batchUpdate", kind)]  # the one that was lost, no other
     assert ("GET", "'Runs'!A2:A", None) in log  # the run_id lookup
     header, rows = _sheet_rows(fake, key)
     assert len(rows) == 2 and [r[0] for r in rows].count(row["run_id"]) == 1

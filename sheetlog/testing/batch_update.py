@@ -47,7 +47,7 @@ ACCEPTED_UNMODELED = {
 }
 
 KNOWN_UNSUPPORTED = {
-    "addNamedRange", "autoFill", "cutPaste", "copyPaste", "addFilterView", "appendCells",
+    "addNamedRange", "autoFill", "cutPaste", "copyPaste", "addFilterView",
     "deleteEmbeddedObject", "deleteFilterView", "duplicateFilterView", "duplicateSheet",
     "findReplace", "insertRange", "moveDimension", "updateEmbeddedObjectPosition", "pasteData",
     "textToColumns", "updateFilterView", "deleteRange", "sortRange", "addProtectedRange",
@@ -412,6 +412,31 @@ def _update_cells(ss: Spreadsheet, args: dict, prefix: str) -> dict:
     return {}
 
 
+def _append_cells(ss: Spreadsheet, args: dict, prefix: str) -> dict:
+    """Rows go after the last row holding a value anywhere in the sheet; rows the grid lacks are
+    added at its end, without formats (like appendDimension)."""
+    fields = args.get("fields")
+    if not fields:
+        raise invalid_argument(f"{prefix}At least one field must be specified in 'fields'.")
+    if "tableId" in args:
+        raise ApiError(501, f"{prefix}tableId is not emulated by sheetlog's fake.", "UNIMPLEMENTED")
+    sheet = _sheet(ss, args.get("sheetId"), prefix)
+    tree = parse_mask(fields)
+    rows = args.get("rows") or []
+    last = sheet.last_filled(0, sheet.row_count, 0, sheet.col_count)
+    top = 0 if last is None else last[0] + 1
+    width = max((len((row or {}).get("values") or []) for row in rows), default=0)
+    if width > sheet.col_count:
+        raise grid_limits_error(sheet, top, width - 1)
+    if top + len(rows) > sheet.row_count:
+        _check_size(ss, sheet, top + len(rows), sheet.col_count, prefix)
+        sheet.row_count = top + len(rows)
+    for i, row in enumerate(rows):
+        for j, data in enumerate((row or {}).get("values") or []):
+            _write_cell(sheet, top + i, j, data or {}, tree, prefix)
+    return {}
+
+
 def _set_basic_filter(ss: Spreadsheet, args: dict, prefix: str) -> dict:
     spec = _deep(args.get("filter") or {})
     sheet, (r0, r1, c0, c1) = _grid_bounds(ss, spec.get("range") or {}, prefix)
@@ -455,6 +480,7 @@ HANDLERS = {
     "deleteDimension": _delete_dimension,
     "repeatCell": _repeat_cell,
     "updateCells": _update_cells,
+    "appendCells": _append_cells,
     "setBasicFilter": _set_basic_filter,
     "clearBasicFilter": _clear_basic_filter,
     "updateSpreadsheetProperties": _update_spreadsheet_properties,

@@ -36,9 +36,11 @@ single-cell range takes the block starting there, any other range the block hold
 value; OVERWRITE / INSERT_ROWS; rows it inserts or adds take the formats of the row above);
 batchUpdate requests addSheet, deleteSheet, updateSheetProperties (fields mask),
 insertDimension (formats inherited), appendDimension, deleteDimension, repeatCell,
-updateCells, setBasicFilter, clearBasicFilter, updateSpreadsheetProperties, applied
-atomically; limits (10 M cells, 18,278 columns, 50,000 characters, 10 MB payload) and error
-bodies; per-user quotas (429 RESOURCE_EXHAUSTED).
+updateCells, appendCells (after the last row with a value; rows it adds have no formats),
+setBasicFilter, clearBasicFilter, updateSpreadsheetProperties, applied atomically, with
+``includeSpreadsheetInResponse`` / ``responseRanges`` / ``responseIncludeGridData``; limits
+(10 M cells, 18,278 columns, 50,000 characters, 10 MB payload) and error bodies; per-user
+quotas (429 RESOURCE_EXHAUSTED).
 
 Not emulated: formula references are not adjusted when rows or columns move, and only a small
 formula language is evaluated (see ``formula``); formula results use the automatic number
@@ -46,8 +48,8 @@ format unless their cell has one; formats beyond ``numberFormat``/``textFormat``
 only echoed; cosmetic requests (setDataValidation, mergeCells, borders, conditional formats,
 ...) answer ``{}`` without effect, other valid requests answer 501; the per-project quota,
 Drive permissions, OAuth and revision history are absent. The 18,278-column error wording is
-a best guess (not recorded), and so is the table detection for multi-cell ranges other than
-the whole sheet (recorded: whole sheet, and a single cell).
+a best guess (not recorded), and so are the table detection for multi-cell ranges other than
+the whole sheet (recorded: whole sheet, and a single cell) and appendCells (not recorded).
 """
 
 from __future__ import annotations

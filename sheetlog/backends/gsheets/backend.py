@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import os
 import random
 import re
 from collections.abc import Collection, Iterator, Sequence
@@ -18,6 +19,7 @@ from typing import Any
 
 import gspread
 from gspread.exceptions import APIError
+from gspread.urls import SPREADSHEET_BATCH_UPDATE_URL
 
 from ...errors import TargetError
 from ...schema import match_header, order_columns
@@ -35,11 +37,16 @@ from .cells import (
     to_json,
 )
 from .retry import Backoff, with_retries
+from .titles import WorksheetTitles
 
 DEFAULT_WORKSHEET = "Runs"
 APPEND_CHUNK_BYTES = 1_800_000
+# What one read (and every append's answer) tells: properties, filter, the cells read.
+SHEET_FIELDS = (
+    "sheets(properties(sheetId,title,gridProperties),basicFilter(range),"
+    "data(rowData(values(formattedValue))))"
+)
 _REPAIR_ROUNDS = 5
-_titles: dict[tuple[str, int | None], str] = {}  # resolved worksheet titles, per process
 
 
 @dataclass
@@ -52,6 +59,7 @@ class _Sheet:
     header: list[str | None]
     filter_columns: int | None = None
     rows: int = 1000
+    has_rows: bool = True  # whether row 2 holds anything
 
     @property
     def a1(self) -> str:
@@ -69,8 +77,15 @@ class _Plan:
 class GoogleSheetBackend:
     """Appends runs to a worksheet of a Google spreadsheet."""
 
-    def __init__(self, address: SheetAddress, credentials: str | None = None) -> None:
+    def __init__(
+        self,
+        address: SheetAddress,
+        credentials: str | None = None,
+        cache_dir: str | os.PathLike[str] | None = None,
+    ) -> None:
+        """``cache_dir``: where worksheet titles of URL and bare-key targets are remembered."""
         self.address = address
+        self._titles = WorksheetTitles(cache_dir)
         self.key = address.canonical
         self._credentials = credentials
         self._client: gspread.Client | None = None
@@ -100,6 +115,14 @@ class GoogleSheetBackend:
         def attempt(after_failure: bool) -> WriteResult:
             if after_failure:
                 suspects.update(record["run_id"] for record in records)
+            try:
+                return self._write_once(records, suspects)
+            except APIError as error:
+                if error.response.status_code != 400 or "insertDimension" not in _message(error):
+                    raise
+            # Rows or columns were deleted since our read: read again, once (earlier chunks
+            # may have landed, so look for every run).
+            suspects.update(record["run_id"] for record in records)
             return self._write_once(records, suspects)
 
         return self._call(attempt)
@@ -121,22 +144,86 @@ class GoogleSheetBackend:
         if not plan.rows:
             return plan.result
         _check_cells(sheet, plan)
-        if plan.new:
-            self._grow(sheet, plan)
-        for chunk in _chunks([_row_values(plan.columns, r, plan.result) for r in plan.rows]):
+        setup = self._grow_requests(sheet, plan) if plan.new else []
+        rows = [_row_cells(plan, record) for record in plan.rows]
+        if len(json.dumps(rows, separators=(",", ":"))) <= APPEND_CHUNK_BYTES:
+            if not sheet.has_rows:
+                setup += _first_rows_formats(sheet, plan)
+            self._append(sheet, plan, rows, setup)
+        else:
+            self._append_in_bulk(sheet, plan, setup)
+        return plan.result
+
+    def _append(
+        self,
+        sheet: _Sheet,
+        plan: _Plan,
+        rows: list[list[dict[str, Any]]],
+        setup: list[dict[str, Any]],
+    ) -> None:
+        """Append the plan's rows (``rows``: their cells) with one batchUpdate that also
+        carries ``setup`` (new columns, formats) and answers with the header as it was right
+        after the rows landed.
+
+        The batch is atomic, so the header in the answer tells whether another writer moved
+        columns between our read and our rows: then our rows are rewritten by run_id."""
+        count = len(rows)
+        requests = [
+            *setup,
+            {  # rows at the end of the grid that take its last row's formats
+                "insertDimension": {
+                    "range": _dimension(sheet.sheet_id, "ROWS", sheet.rows, sheet.rows + count),
+                    "inheritFromBefore": True,
+                }
+            },
+        ]
+        if sheet.rows == 1:  # the last row is the bold header
+            requests.append(_not_bold(sheet.sheet_id, 1, 1 + count))
+        requests.append(
+            {
+                "appendCells": {
+                    "sheetId": sheet.sheet_id,
+                    "rows": [{"values": cells} for cells in rows],
+                    "fields": "userEnteredValue",
+                }
+            }
+        )
+        reply = self.http.request(
+            "post",
+            SPREADSHEET_BATCH_UPDATE_URL % self.address.key,
+            params={"fields": "updatedSpreadsheet(" + SHEET_FIELDS + ")"},
+            json={
+                "requests": requests,
+                "includeSpreadsheetInResponse": True,
+                "responseRanges": [f"{sheet.a1}!1:1"],
+                "responseIncludeGridData": True,
+            },
+        ).json()
+        after = _parse_sheet(_sheet_in(reply.get("updatedSpreadsheet", {}), sheet.sheet_id))
+        sheet.rows, sheet.columns = after.rows, after.columns
+        if after.header[: len(sheet.header)] != sheet.header:
+            self._repair(sheet, plan, plan.rows, after.header)
+
+    def _append_in_bulk(self, sheet: _Sheet, plan: _Plan, setup: list[dict[str, Any]]) -> None:
+        """Rows too many for one request (a sync, a long offline spell): plain values.append
+        in chunks (about a sixth of the bytes of cell data), then one header read to check that
+        no other writer moved columns meanwhile (our rows are rewritten by run_id if one did)."""
+        if setup:
+            self.http.batch_update(self.address.key, {"requests": setup})
+        for chunk in _chunks([_row_values(plan, record) for record in plan.rows]):
             reply = self.http.values_append(
                 self.address.key,
                 f"{sheet.a1}!A1",
                 params={"valueInputOption": "RAW", "insertDataOption": "INSERT_ROWS"},
                 body={"majorDimension": "ROWS", "values": chunk},
             )
-            if _first_row(reply) == 2:
-                self._format_first_rows(sheet, plan, len(chunk))
-        if plan.new or suspects:  # growing, or retrying: others may be growing it too
-            self._repair(sheet, plan)
-        return plan.result
+            if _first_row(reply) == 2:  # rows inserted under the header copy its format
+                requests = [_not_bold(sheet.sheet_id, 1, 1 + len(chunk))]
+                requests += _first_rows_formats(sheet, plan)
+                self.http.batch_update(self.address.key, {"requests": requests})
+        self._repair(sheet, plan, plan.rows)
 
-    def _grow(self, sheet: _Sheet, plan: _Plan) -> None:
+    def _grow_requests(self, sheet: _Sheet, plan: _Plan) -> list[dict[str, Any]]:
         """Insert the new columns right of the header, name them, format time columns.
 
         Inserting (rather than writing into empty columns) means a writer that grows the header
@@ -167,51 +254,44 @@ class GoogleSheetBackend:
             requests.append(
                 {"setBasicFilter": {"filter": {"range": _grid(sheet.sheet_id, 0, None, 0, end)}}}
             )
-        self.http.batch_update(self.address.key, {"requests": requests})
         sheet.header = sheet.header + list(plan.new)
+        sheet.columns += len(plan.new)
         for offset, name in enumerate(plan.new):
             plan.columns[name] = start + offset
+        return requests
 
-    def _format_first_rows(self, sheet: _Sheet, plan: _Plan, count: int) -> None:
-        """Rows inserted right under the header copy its format (bold, no date format): give
-        them the format of data rows. Once per worksheet: later rows copy the row above."""
-        requests: list[dict[str, Any]] = [
-            {
-                "repeatCell": {
-                    "range": _grid(sheet.sheet_id, 1, 1 + count, None, None),
-                    "cell": {"userEnteredFormat": {"textFormat": {"bold": False}}},
-                    "fields": "userEnteredFormat.textFormat.bold",
-                }
-            }
-        ]
-        for name, column in plan.columns.items():
-            if any(isinstance(r.get(name), dt.datetime) for r in plan.rows):
-                requests.append(_datetime_format(sheet.sheet_id, column))
-        self.http.batch_update(self.address.key, {"requests": requests})
+    def _repair(
+        self,
+        sheet: _Sheet,
+        plan: _Plan,
+        records: list[dict[str, Any]],
+        current: list[str | None] | None = None,
+    ) -> None:
+        """Put every value of ``records`` (rows of ours already in the sheet) under its own
+        header, and make ``sheet``/``plan`` follow the header as it is now.
 
-    def _repair(self, sheet: _Sheet, plan: _Plan) -> None:
-        """Make sure every value we wrote sits under its own header.
-
-        Another writer growing the header between our read and our append shifts columns: our
-        rows may then hold values under its names. Re-read the header; while it does not start
-        with the header we wrote against (``sheet.header``), rewrite our own rows (only those)
-        under the header as it is now. The first column of a name is the one every writer
-        uses: a writer that added the same name at the same moment moves its values there (its
-        copy stays, emptied)."""
+        ``sheet.header`` is the header the rows were written against; ``current`` the header
+        seen since (read when not given). While it does not start with the header we wrote
+        against, our rows (only those) are rewritten by run_id under the current header. The
+        first column of a name is the one every writer uses: a writer that added the same name
+        at the same moment moves its values there (its copy stays, emptied)."""
+        names = list(dict.fromkeys(n for r in records for n, v in r.items() if v is not None))
         written = list(sheet.header)
         for _ in range(_REPAIR_ROUNDS):
-            current = self._header(sheet)
+            if current is None:
+                current = self._header(sheet)
             if current[: len(written)] == written:
+                sheet.header = current
+                plan.columns.update(match_header(current, list(plan.columns)))
                 return
-            names = [n for record in plan.rows for n, v in record.items() if v is not None]
-            missing = [n for n in dict.fromkeys(names) if n not in match_header(current, names)]
+            missing = [n for n in names if n not in match_header(current, names)]
             if missing:  # a user deleted or renamed one of our new columns meanwhile
                 sheet.header = current
-                retry = _Plan(new=missing, rows=plan.rows)
-                self._grow(sheet, retry)
+                requests = self._grow_requests(sheet, _Plan(new=missing, rows=records))
+                self.http.batch_update(self.address.key, {"requests": requests})
                 current = sheet.header
-            self._rewrite_rows(sheet, plan, current)
-            written = current
+            self._rewrite_rows(sheet, records, current)
+            written, current = current, None
         raise TargetError(
             f"the header of {self.key} kept changing while runs were written; written runs are"
             " kept and will be checked again"
@@ -241,15 +321,17 @@ class GoogleSheetBackend:
             if not _in_place(record, columns, _row_at(block, number - min(numbers)))
         ]
         if wrong:
-            self._rewrite_rows(sheet, _Plan(rows=wrong), sheet.header)
-            self._repair(sheet, _Plan(rows=wrong))
+            self._rewrite_rows(sheet, wrong, sheet.header)
+            self._repair(sheet, _Plan(), wrong)
 
-    def _rewrite_rows(self, sheet: _Sheet, plan: _Plan, header: list[str | None]) -> None:
+    def _rewrite_rows(
+        self, sheet: _Sheet, records: list[dict[str, Any]], header: list[str | None]
+    ) -> None:
         run_ids = self._column_values(sheet, match_header(header, ["run_id"])["run_id"])
-        mapping = match_header(header, [n for r in plan.rows for n in r])
+        mapping = match_header(header, [n for r in records for n in r])
         by_position = {position: name for name, position in mapping.items()}
         data = []
-        for record in plan.rows:
+        for record in records:
             row_number = run_ids.get(record["run_id"])
             if row_number is None:
                 continue
@@ -266,9 +348,9 @@ class GoogleSheetBackend:
 
     # -- reading -------------------------------------------------------------------------------
 
-    def _sheet(self, records: Sequence[dict[str, Any]] = ()) -> _Sheet:
-        """The worksheet's properties and header in one request; the worksheet is added if
-        missing, with the header ``records`` need."""
+    def _sheet(self, records: Sequence[dict[str, Any]] = (), looked_up: bool = False) -> _Sheet:
+        """The worksheet's properties, header and first row in one request; the worksheet is
+        added if missing, with the header ``records`` need."""
         title = self._title()
         if title is None:
             return self._add_worksheet(self.address.worksheet or DEFAULT_WORKSHEET, records)
@@ -276,27 +358,28 @@ class GoogleSheetBackend:
             reply = self.http.spreadsheets_get(
                 self.address.key,
                 params={
-                    "ranges": f"'{title.replace(chr(39), chr(39) * 2)}'!1:1",
+                    "ranges": f"'{title.replace(chr(39), chr(39) * 2)}'!1:2",
                     "includeGridData": "true",
-                    "fields": "sheets(properties(sheetId,title,gridProperties),basicFilter(range),"
-                    "data(rowData(values(formattedValue))))",
+                    "fields": SHEET_FIELDS,
                 },
             )
         except APIError as error:
             if error.response.status_code != 400:
                 raise
-            _titles.pop((self.address.key, self.address.gid), None)
-            if self.address.worksheet is None and self.address.gid is None:
+            if self.address.worksheet is not None:
+                return self._add_worksheet(self.address.worksheet, records)
+            self._titles.forget(self.address.key, self.address.gid)  # renamed or deleted
+            if looked_up:
                 raise
-            return self._add_worksheet(self.address.worksheet or DEFAULT_WORKSHEET, records)
+            return self._sheet(records, looked_up=True)
         return _parse_sheet(reply["sheets"][0])
 
     def _title(self) -> str | None:
         """The worksheet's title; None when it must be added."""
         if self.address.worksheet is not None:
             return self.address.worksheet
-        cache_key = (self.address.key, self.address.gid)
-        if cache_key not in _titles:
+        title = self._titles.get(self.address.key, self.address.gid)
+        if title is None:
             reply = self.http.fetch_sheet_metadata(
                 self.address.key, params={"fields": "sheets(properties(sheetId,title,sheetType))"}
             )
@@ -309,8 +392,8 @@ class GoogleSheetBackend:
                         f" {self.address.gid}; copy the URL of the worksheet again"
                     )
                 return None
-            _titles[cache_key] = title
-        return _titles[cache_key]
+            self._titles.remember(self.address.key, self.address.gid, title)
+        return title
 
     def _add_worksheet(self, title: str, records: Sequence[dict[str, Any]]) -> _Sheet:
         """Add the worksheet with its header in one request: writers that add it at the same
@@ -368,8 +451,10 @@ class GoogleSheetBackend:
                 ]
             },
         )
-        _titles[(self.address.key, self.address.gid)] = title
-        return _Sheet(sheet_id, title, columns, list(header), filter_columns=len(header))
+        self._titles.remember(self.address.key, self.address.gid, title)
+        return _Sheet(
+            sheet_id, title, columns, list(header), filter_columns=len(header), has_rows=False
+        )
 
     def _header(self, sheet: _Sheet) -> list[str | None]:
         reply = self.http.values_get(self.address.key, f"{sheet.a1}!1:1")
@@ -486,6 +571,7 @@ def _parse_sheet(data: dict[str, Any]) -> _Sheet:
     grid_data = (data.get("data") or [{}])[0].get("rowData") or [{}]
     cells = grid_data[0].get("values", [])
     header = _trimmed([(c.get("formattedValue") or "").strip() or None for c in cells])
+    second = grid_data[1].get("values", []) if len(grid_data) > 1 else []
     basic = data.get("basicFilter", {}).get("range")
     filter_columns = None
     if basic is not None and basic.get("startRowIndex", 0) == 0:
@@ -497,7 +583,15 @@ def _parse_sheet(data: dict[str, Any]) -> _Sheet:
         header,
         filter_columns,
         properties.get("gridProperties", {}).get("rowCount", 1000),
+        has_rows=any(c.get("formattedValue") not in (None, "") for c in second),
     )
+
+
+def _sheet_in(spreadsheet: dict[str, Any], sheet_id: int) -> dict[str, Any]:
+    for data in spreadsheet.get("sheets", []):
+        if data.get("properties", {}).get("sheetId") == sheet_id:
+            return data
+    raise TargetError("the worksheet was deleted while runs were written to it")
 
 
 def _trimmed(header: list[str | None]) -> list[str | None]:
@@ -559,19 +653,39 @@ def _in_place(record: dict[str, Any], columns: dict[str, int], row: list[Any]) -
     return True
 
 
-def _row_values(columns: dict[str, int], record: dict[str, Any], result: WriteResult) -> list:
-    row: list[Any] = [None] * (max((columns[n] for n in record if n in columns), default=0) + 1)
+def _row_cells(plan: _Plan, record: dict[str, Any]) -> list[dict[str, Any]]:
+    """The CellData of one row: typed values (a string is a stringValue, never a formula)."""
+    columns = plan.columns
+    row: list[dict[str, Any]] = [{}] * (
+        max((columns[n] for n in record if n in columns), default=0) + 1
+    )
     for name, value in record.items():
         if value is None or name not in columns:
             continue
         encoded, clipped = to_json(value)
-        if clipped:
-            result.notices.append(
-                f"text in {name!r} was cut to fit a Google Sheets cell;"
-                " the full value stays in the sheetlog journal"
-            )
-        row[columns[name]] = encoded
+        notice = (
+            f"text in {name!r} was cut to fit a Google Sheets cell;"
+            " the full value stays in the sheetlog journal"
+        )
+        if clipped and notice not in plan.result.notices:
+            plan.result.notices.append(notice)
+        row[columns[name]] = {"userEnteredValue": _extended_value(encoded)}
     return row
+
+
+def _extended_value(encoded: Any) -> dict[str, Any]:
+    if isinstance(encoded, bool):
+        return {"boolValue": encoded}
+    if isinstance(encoded, (int, float)):
+        return {"numberValue": encoded}
+    return {"stringValue": str(encoded)}
+
+
+def _row_values(plan: _Plan, record: dict[str, Any]) -> list[Any]:
+    """A row for values.append (RAW: strings stay text)."""
+    return [
+        cell["userEnteredValue"].popitem()[1] if cell else None for cell in _row_cells(plan, record)
+    ]
 
 
 def _first_row(append_reply: dict[str, Any]) -> int | None:
@@ -582,6 +696,7 @@ def _first_row(append_reply: dict[str, Any]) -> int | None:
 
 
 def _chunks(rows: list[list[Any]]) -> Iterator[list[list[Any]]]:
+    """Rows in groups whose request stays under ``APPEND_CHUNK_BYTES``."""
     chunk: list[list[Any]] = []
     size = 0
     for row in rows:
@@ -624,6 +739,27 @@ def _grid(
 
 def _dimension(sheet_id: int, dimension: str, start: int, end: int) -> dict[str, Any]:
     return {"sheetId": sheet_id, "dimension": dimension, "startIndex": start, "endIndex": end}
+
+
+def _first_rows_formats(sheet: _Sheet, plan: _Plan) -> list[dict[str, Any]]:
+    """Date-time formats for the time columns of a worksheet that has no run yet (columns
+    sheetlog adds get theirs when added; later rows take the formats of the rows above)."""
+    return [
+        _datetime_format(sheet.sheet_id, column)
+        for name, column in plan.columns.items()
+        if column < len(sheet.header) - len(plan.new)
+        and any(isinstance(r.get(name), dt.datetime) for r in plan.rows)
+    ]
+
+
+def _not_bold(sheet_id: int, row_start: int, row_end: int) -> dict[str, Any]:
+    return {
+        "repeatCell": {
+            "range": _grid(sheet_id, row_start, row_end, None, None),
+            "cell": {"userEnteredFormat": {"textFormat": {"bold": False}}},
+            "fields": "userEnteredFormat.textFormat.bold",
+        }
+    }
 
 
 def _datetime_format(sheet_id: int, column: int) -> dict[str, Any]:
