@@ -1,6 +1,7 @@
 """From a target string to a backend, and where the default target comes from.
 
-Target strings: a path ending ``.xlsx`` or ``.xlsm``, optionally followed by ``#SheetName``;
+Target strings: a path ending ``.xlsx`` or ``.xlsm``, optionally followed by ``#SheetName``; a
+path ending ``.csv``;
 ``gsheet://<key>[/<worksheet>]`` or a pasted ``https://docs.google.com/spreadsheets/d/...`` URL.
 Resolution order: explicit argument > ``SHEETLOG_TARGET`` > ``target`` under ``[tool.sheetlog]`` in
 ``pyproject.toml`` or in ``sheetlog.toml`` (the nearest one in the working directory or above it;
@@ -14,6 +15,7 @@ import sys
 from pathlib import Path
 
 from .backends.base import Backend
+from .backends.csv_file import CsvBackend
 from .backends.excel.backend import ExcelBackend
 from .backends.gsheets.address import is_sheet_target, parse_address
 
@@ -90,6 +92,8 @@ def open_target(
     path, _, sheet = text.partition("#")
     if path.lower().endswith(EXCEL_SUFFIXES):
         return ExcelBackend(path, sheet or None)
+    if text.lower().endswith(".csv"):
+        return CsvBackend(text)
     if path.lower().endswith(OTHER_SPREADSHEET_SUFFIXES):
         raise ValueError(
             f"target {text!r}: sheetlog writes .xlsx workbooks, not {Path(path).suffix} files. Use"
@@ -98,6 +102,7 @@ def open_target(
         )
     raise ValueError(
         f"unknown target {text!r}: sheetlog writes to a path ending in .xlsx (optionally followed"
-        " by #SheetName), e.g. runs.xlsx or results/runs.xlsx#Sweep1, or to a Google Sheet:"
+        " by #SheetName), e.g. runs.xlsx or results/runs.xlsx#Sweep1, to a .csv file, or to a"
+        " Google Sheet:"
         " gsheet://<key>/<worksheet> or the sheet's https://docs.google.com/spreadsheets/ URL"
     )

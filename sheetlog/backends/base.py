@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -44,3 +44,7 @@ class Backend(Protocol):
 
     def read(self) -> Table:
         """The whole runs table."""
+
+    def update(self, changes: Mapping[str, Mapping[str, Any]]) -> None:
+        """Set cells of rows already in the target, found by run_id (``{run_id: {column:
+        value}}``), adding missing columns. The caller holds ``lock()``."""

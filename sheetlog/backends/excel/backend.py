@@ -11,7 +11,7 @@ import re
 import shutil
 import zipfile
 import zlib
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -86,11 +86,50 @@ class ExcelBackend:
                 self._replace_with(package)
         return result
 
-    def _create(self) -> None:
-        template = importlib.resources.files("sheetlog.templates").joinpath("runs.xlsx")
+    def update(self, changes: Mapping[str, Mapping[str, Any]]) -> None:
+        """Set cells of rows already in the sheet, found by run_id: ``{run_id: {column: value}}``
+        (the caller holds ``lock()``). Missing columns are added; rows not found are skipped."""
+        try:
+            check_workbook_file(self.path)
+            with Package(self.path) as package:
+                if _update(package, self.sheet, changes):
+                    self._replace_with(package)
+        except (zipfile.BadZipFile, zlib.error, EOFError) as error:
+            raise damaged(self.path, error) from error
+        except OSError as error:
+            raise TargetError(f"cannot write {self.path}: {error}") from error
+
+    def create(self, template: str | os.PathLike[str] | None = None) -> None:
+        """Create the workbook, from ``template`` (a workbook of the user's) or sheetlog's own,
+        with the target's sheet (added when the template lacks it). The caller holds ``lock()``;
+        FileExistsError when the workbook exists (it is never replaced)."""
+        if self.path.exists():
+            raise FileExistsError(f"{self.path} already exists")
+        if template is not None:
+            check_workbook_file(Path(template))
+        self._create(template)
+        self.write([])
+
+    def has_sheet(self) -> bool:
+        """Whether the workbook exists and holds the target's sheet (else a write adds it)."""
+        if not self.path.exists():
+            return False
+        check_workbook_file(self.path)
+        try:
+            with Package(self.path) as package:
+                return WorkbookIndex(package).find(self.sheet) is not None
+        except (zipfile.BadZipFile, zlib.error, EOFError) as error:
+            raise damaged(self.path, error) from error
+
+    def _create(self, template: str | os.PathLike[str] | None = None) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         temporary = self._temporary_path()
-        with importlib.resources.as_file(template) as source:
+        if template is not None:
+            shutil.copyfile(template, temporary)
+            os.replace(temporary, self.path)
+            return
+        packaged = importlib.resources.files("sheetlog.templates").joinpath("runs.xlsx")
+        with importlib.resources.as_file(packaged) as source:
             shutil.copyfile(source, temporary)
         if self.sheet and self.sheet != DEFAULT_SHEET:
             with Package(temporary) as package:
@@ -191,6 +230,69 @@ def _append(
     return result, True
 
 
+def _update(
+    package: Package, sheet_name: str | None, changes: Mapping[str, Mapping[str, Any]]
+) -> bool:
+    """Patch cells of existing rows in ``package``; returns whether anything changed."""
+    entry = WorkbookIndex(package).find(sheet_name)
+    if entry is None:
+        return False
+    shared = SharedStrings(
+        package.read("xl/sharedStrings.xml") if package.has("xl/sharedStrings.xml") else None
+    )
+    sheet = Worksheet(package.read(entry.part), shared)
+    styles = Styles(package.read("xl/styles.xml")) if package.has("xl/styles.xml") else None
+    id_column = match_header(sheet.header(), ["run_id"]).get("run_id")
+    if id_column is None:
+        return False
+    rows = sheet.column_rows(id_column + 1)
+    changes = {run_id: cells for run_id, cells in changes.items() if run_id in rows}
+    names = order_columns(
+        dict.fromkeys(
+            name for cells in changes.values() for name, v in cells.items() if v is not None
+        )
+    )
+    mapping = match_header(sheet.header(), names)
+    first_new = sheet.used_width() + 1
+    new_columns = {
+        name: first_new + i for i, name in enumerate(n for n in names if n not in mapping)
+    }
+    columns = {name: position + 1 for name, position in mapping.items()} | new_columns
+    append = Append()
+    _add_header_cells(append, new_columns, _header_style(sheet, styles, False))
+    date_style = None
+    for run_id, cells in changes.items():
+        number = rows[run_id]
+        row: dict[int, str] = {}
+        for name, value in cells.items():
+            if value is None:
+                continue
+            style = None
+            if isinstance(value, dt.datetime):
+                date_style = date_style or (styles.datetime_style() if styles else None)
+                style = date_style
+            elif isinstance(value, str):
+                value = clip_text(value, EXCEL_MAX_CHARS)[0]
+            column = columns[name]
+            row[column] = cell_xml(f"{column_letter(column)}{number}", value, style)
+        if row:
+            append.updates[number] = row
+    if not append.updates:
+        return False
+    package.edit(entry.part, sheet.xml, sheet.edits(append), COMPRESS_LEVEL)
+    names_by_column = {column: name for name, column in new_columns.items()}
+    grow_tables(package, entry.part, sheet.last_row, sheet.last_row, names_by_column)
+    if styles is not None and styles.changed:
+        package.write("xl/styles.xml", styles.xml)
+    return True
+
+
+def _add_header_cells(append: Append, new_columns: dict[str, int], style: int | None) -> None:
+    for name, column in new_columns.items():
+        append.header_cells[column] = cell_xml(f"{column_letter(column)}1", name, style)
+        append.widths[column] = 20.0 if name.endswith("_time") else min(max(len(name) + 3, 10), 50)
+
+
 class _Plan:
     """Which records to write, in which columns: header matching, new columns, limits."""
 
@@ -259,11 +361,7 @@ class _Plan:
 
     def build(self, header_style: int | None, date_style: int | None) -> Append:
         append = Append()
-        for name, column in self.new_columns.items():
-            append.header_cells[column] = cell_xml(f"{column_letter(column)}1", name, header_style)
-            append.widths[column] = (
-                20.0 if name.endswith("_time") else min(max(len(name) + 3, 10), 50)
-            )
+        _add_header_cells(append, self.new_columns, header_style)
         clipped: set[str] = set()
         for offset, record in enumerate(self.rows):
             row_number = self.sheet.last_row + 1 + offset

@@ -70,11 +70,13 @@ def apply_edits(xml: bytes, edits: list[Edit]) -> bytes:
 
 @dataclass
 class Append:
-    """What to add: header cells ``{column: xml}`` and data rows ``[{column: (xml, style)}]``."""
+    """What to add: header cells ``{column: xml}``, data rows ``[{column: xml}]``, and cells to
+    set in rows already there ``{row number: {column: xml}}``."""
 
     header_cells: dict[int, str] = field(default_factory=dict)
     rows: list[dict[int, str]] = field(default_factory=list)
     widths: dict[int, float] = field(default_factory=dict)
+    updates: dict[int, dict[int, str]] = field(default_factory=dict)
 
 
 class Worksheet:
@@ -166,19 +168,24 @@ class Worksheet:
 
     def column_texts(self, column: int) -> set[str]:
         """Every text in one column below the header (used to find run_ids already written)."""
+        return set(self.column_rows(column))
+
+    def column_rows(self, column: int) -> dict[str, int]:
+        """Text of each cell in one column below the header -> its row number (the first)."""
         letters = column_letter(column).encode()
         pattern = re.compile(
-            rb"<" + re.escape(self.prefix) + rb'c\b([^>]*?\br="' + letters + rb'\d+"[^>]*?)'
+            rb"<" + re.escape(self.prefix) + rb'c\b([^>]*?\br="' + letters + rb'(\d+)"[^>]*?)'
             rb"(?:/>|>(.*?)</" + re.escape(self.prefix) + rb"c>)",
             re.S,
         )
         body = self.xml[self.body_start : self.body_end]
-        texts = set()
+        rows: dict[str, int] = {}
         for match in pattern.finditer(body):
-            text = self.cell_text(Cell(column, match.group(1), match.group(2) or b"", b""))
-            if text is not None:
-                texts.add(text)
-        return texts
+            number = int(match.group(2))
+            text = self.cell_text(Cell(column, match.group(1), match.group(3) or b"", b""))
+            if text is not None and number > 1:
+                rows.setdefault(text, number)
+        return rows
 
     def mentions(self, text: str) -> bool:
         """Cheap pre-check: does ``text`` occur anywhere in the sheet or shared strings?"""
@@ -260,6 +267,8 @@ class Worksheet:
             body.append(self._header_edit(append.header_cells))
         if append.rows:
             body.append(self._rows_edit(append.rows, self.last_row + 1))
+        for number, cells in sorted(append.updates.items()):
+            body.append(self._update_edit(number, cells))
         right = max([*append.header_cells, len(self.header())], default=1)
         bottom = self.last_row + len(append.rows)
         edits = self._body_edits(body)
@@ -300,6 +309,18 @@ class Worksheet:
             out[number] = self._row_xml(number, row.attrs, row.content)
         replacement = b"".join(out[number] for number in sorted(out))
         return Edit(self.insert_at, self.body_end, replacement, True)
+
+    def _update_edit(self, number: int, cells: dict[int, str]) -> Edit:
+        """Cells set in row ``number``, which holds values already (above ``insert_at``)."""
+        p = re.escape(self.prefix)
+        found = re.compile(rb"<" + p + rb'row\b[^>]*?\br="' + str(number).encode() + rb'"')
+        match = found.search(self.xml, self.body_start, self.insert_at)
+        if match is None:
+            raise ValueError(f"row {number} is not in the sheet")
+        row = self._row_at(match.start(), number)
+        new_cells = {col: self._prefixed(xml) for col, xml in cells.items()}
+        merged = self._merge_cells(row.content, new_cells)
+        return Edit(row.start, row.end, self._row_xml(number, _without_spans(row.attrs), merged))
 
     def _merge_cells(self, content: bytes, new_cells: dict[int, bytes]) -> bytes:
         """A row's cells with new ones merged in; a new cell without a style keeps the old one's."""

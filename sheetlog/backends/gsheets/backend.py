@@ -13,7 +13,7 @@ import json
 import os
 import random
 import re
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -105,6 +105,57 @@ class GoogleSheetBackend:
         """Nothing to hold: writers on other machines cannot be locked out (see ``_repair``)."""
         return contextlib.nullcontext()
 
+    # -- checks (sheetlog init / doctor) -------------------------------------------------------
+
+    @property
+    def identity(self) -> str:
+        """Who requests go as (e.g. a service account's e-mail); TargetError without credentials."""
+        self.http  # noqa: B018 - finds the credentials
+        return self._identity
+
+    def inspect(self) -> tuple[str, str | None]:
+        """The spreadsheet's title and the worksheet's (None: a write would add it); one read."""
+
+        def attempt(_after_failure: bool) -> tuple[str, str | None]:
+            reply = self.http.fetch_sheet_metadata(
+                self.address.key,
+                params={"fields": "properties(title),sheets(properties(sheetId,title,sheetType))"},
+            )
+            sheets = [s["properties"] for s in reply.get("sheets", [])]
+            wanted = self.address.worksheet
+            if wanted is None:
+                title = _choose(sheets, self.address.gid)
+                if title is None and self.address.gid is not None:
+                    raise TargetError(
+                        f"{self.key}: the spreadsheet has no worksheet with gid"
+                        f" {self.address.gid}; copy the URL of the worksheet again"
+                    )
+            else:
+                found = [s["title"] for s in sheets if s["title"].casefold() == wanted.casefold()]
+                title = found[0] if found else None
+            return reply["properties"]["title"], title
+
+        return self._call(attempt)
+
+    def check_can_edit(self) -> None:
+        """TargetError unless the credentials may edit the spreadsheet. Google has no dry run:
+        this sets the spreadsheet's title to itself, a write that changes nothing."""
+
+        def attempt(_after_failure: bool) -> None:
+            title = self.http.fetch_sheet_metadata(
+                self.address.key, params={"fields": "properties(title)"}
+            )["properties"]["title"]
+            same = {"properties": {"title": title}, "fields": "title"}
+            self.http.batch_update(
+                self.address.key, {"requests": [{"updateSpreadsheetProperties": same}]}
+            )
+
+        self._call(attempt)
+
+    def ensure_worksheet(self) -> None:
+        """Add the worksheet, with its formatted header, unless the spreadsheet has it."""
+        self._call(lambda _after_failure: self._sheet())
+
     # -- writing -------------------------------------------------------------------------------
 
     def write(
@@ -126,6 +177,40 @@ class GoogleSheetBackend:
             return self._write_once(records, suspects)
 
         return self._call(attempt)
+
+    def update(self, changes: Mapping[str, Mapping[str, Any]]) -> None:
+        """Set cells of rows already in the worksheet, found by run_id: ``{run_id: {column:
+        value}}``. Missing columns are added (one batchUpdate); the cells go in one
+        values.batchUpdate per ~2 MB."""
+
+        def attempt(_after_failure: bool) -> None:
+            sheet = self._sheet()
+            id_column = match_header(sheet.header, ["run_id"]).get("run_id")
+            if id_column is None:
+                return
+            rows = self._column_values(sheet, id_column)
+            records = [{**cells, "run_id": r} for r, cells in changes.items() if r in rows]
+            plan = _plan(sheet.header, records)
+            if plan.new:
+                self.http.batch_update(
+                    self.address.key, {"requests": self._grow_requests(sheet, plan)}
+                )
+            data = [
+                {
+                    "range": f"{sheet.a1}!{column_letter(plan.columns[name] + 1)}"
+                    f"{rows[record['run_id']]}",
+                    "values": [[to_json(value)[0]]],
+                }
+                for record in plan.rows
+                for name, value in record.items()
+                if value is not None and name != "run_id"
+            ]
+            for chunk in _chunks(data):
+                self.http.values_batch_update(
+                    self.address.key, {"valueInputOption": "RAW", "data": chunk}
+                )
+
+        self._call(attempt)
 
     def _call(self, operation: Any) -> Any:
         try:
@@ -473,14 +558,19 @@ class GoogleSheetBackend:
             if title is None:
                 return Table([], [])
             quoted = "'" + title.replace("'", "''") + "'"
-            reply = self.http.values_get(
-                self.address.key,
-                quoted,
-                params={
-                    "valueRenderOption": "UNFORMATTED_VALUE",
-                    "dateTimeRenderOption": "FORMATTED_STRING",
-                },
-            )
+            try:
+                reply = self.http.values_get(
+                    self.address.key,
+                    quoted,
+                    params={
+                        "valueRenderOption": "UNFORMATTED_VALUE",
+                        "dateTimeRenderOption": "FORMATTED_STRING",
+                    },
+                )
+            except APIError as error:
+                if error.response.status_code == 400 and self.address.worksheet is not None:
+                    return Table([], [])  # the worksheet does not exist (yet)
+                raise
             rows = reply.get("values", [])
             if not rows:
                 return Table([], [])
@@ -695,9 +785,9 @@ def _first_row(append_reply: dict[str, Any]) -> int | None:
     return int(found.group(1)) if found else None
 
 
-def _chunks(rows: list[list[Any]]) -> Iterator[list[list[Any]]]:
-    """Rows in groups whose request stays under ``APPEND_CHUNK_BYTES``."""
-    chunk: list[list[Any]] = []
+def _chunks(rows: list[Any]) -> Iterator[list[Any]]:
+    """Rows (or other items) in groups whose request stays under ``APPEND_CHUNK_BYTES``."""
+    chunk: list[Any] = []
     size = 0
     for row in rows:
         row_size = len(json.dumps(row, default=str))
