@@ -164,6 +164,17 @@ class Journal:
             ).fetchall()
         return [PendingSummary(target, count, error) for target, count, error in rows]
 
+    def run_count(self) -> int:
+        """How many runs the journal holds, delivered or not."""
+        with self._lock:
+            return self._conn.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
+
+    def integrity_problems(self) -> list[str]:
+        """What SQLite's ``PRAGMA quick_check`` finds wrong (empty when the file is sound)."""
+        with self._lock:
+            rows = self._conn.execute("PRAGMA quick_check").fetchall()
+        return [text for (text,) in rows if text != "ok"]
+
     def get_run(self, run_id: str) -> dict[str, Any] | None:
         with self._lock:
             row = self._conn.execute(

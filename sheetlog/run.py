@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from . import lifecycle
+from . import attach, lifecycle
 from .context import CaptureOptions, capture_context
 from .delivery import deliver
 from .journal import Journal
@@ -24,6 +24,10 @@ Summary = Literal["last", "min", "max"]
 _HISTORY_BATCH = 10_000
 _journals: dict[Path, Journal] = {}
 _journals_lock = threading.Lock()
+#: Columns a run keeps as its own when it absorbs the row of a run that joined it.
+_OWN_COLUMNS = frozenset(
+    ["run_id", "status", "start_time", "end_time", "duration_s", "command", "error"]
+)
 
 
 def open_journal(directory: str | os.PathLike[str] | None = None) -> Journal:
@@ -51,7 +55,10 @@ class Run:
         capture: bool | CaptureOptions | Iterable[str] | None = True,
         journal_dir: str | os.PathLike[str] | None = None,
     ) -> None:
-        self.run_id = uuid.uuid4().hex
+        # Under `sheetlog run`, the first run joins the wrapper's run (see sheetlog.attach).
+        parent = attach.claim()
+        self.run_id = parent.run_id if parent else uuid.uuid4().hex
+        self._attach_file = parent.attach_file if parent else None
         self.target = open_target(resolve_target(target)).key
         self.journal = open_journal(journal_dir)
         self.name = name
@@ -166,9 +173,33 @@ class Run:
         lifecycle.ended(self)
         record = self.record()
         self._save_history()
+        if self._attach_file is not None:  # the wrapper writes the row
+            attach.write(self._attach_file, record)
+            return record
         self.journal.add_run(record, [self.target])
         deliver(self.journal, self.target)
         return record
+
+    def absorb(self, record: Mapping[str, CellValue]) -> None:
+        """Take in the row of a run that joined this one from a wrapped process: its values win,
+        except for this run's id, status, times, command line and error."""
+        with self._lock:
+            for column, value in record.items():
+                if value is None or column in _OWN_COLUMNS:
+                    continue
+                if column.startswith("params."):
+                    self._params[column] = value
+                elif column.startswith("metrics."):
+                    metric = column.removeprefix("metrics.")
+                    self._metrics[metric] = value  # type: ignore[assignment]
+                elif column.startswith("tags."):
+                    self._tags[column] = value
+                elif column.startswith("model_"):
+                    self._model[column] = value
+                elif column in ("name", "notes"):
+                    setattr(self, column, value)
+                else:
+                    self.context[column] = value
 
     def record(self) -> dict[str, CellValue]:
         """The run as one flat row of cell values."""

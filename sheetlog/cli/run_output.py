@@ -1,0 +1,160 @@
+"""Runs as text, JSON and CSV: how each kind of column is shown, and the export file formats.
+
+JSON and CSV output are for scripts, so they are stable: every selected column is a key (or a CSV
+column), times are ISO-8601 in UTC, missing values, NaN and infinities are ``null`` in JSON and
+empty in CSV (infinities are ``inf``/``-inf`` there), lists and dicts stay JSON. CSV text cells
+go through ``csv_safe`` so that a spreadsheet opening the file never runs one as a formula.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import io
+import json
+import math
+import os
+from typing import Any, TextIO
+
+import click
+import numpy as np
+import pandas as pd
+
+from ..csv_text import csv_safe
+from ..schema import ADOPTABLE_PREFIXES
+
+EXPORT_FORMATS = (".csv", ".json", ".parquet")
+
+
+def is_numeric(series: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
+
+
+def cells_for_table(series: pd.Series) -> pd.Series:
+    """The column as one-line text for the terminal (missing values empty, times to the
+    minute, numbers to 6 significant digits)."""
+    if pd.api.types.is_datetime64_any_dtype(series):
+        return series.dt.strftime("%Y-%m-%d %H:%M").fillna("").astype("str")
+    if pd.api.types.is_float_dtype(series):
+        text = pd.Series(np.char.mod("%.6g", series.to_numpy()), index=series.index, dtype="str")
+        return text.where(series.notna(), "")
+    if pd.api.types.is_integer_dtype(series) or pd.api.types.is_bool_dtype(series):
+        return series.astype("str").where(series.notna(), "")
+    if pd.api.types.is_object_dtype(series):
+        series = series.map(value_text, na_action="ignore")
+    text = series.fillna("").astype("str")
+    if text.str.contains("\n|\r", regex=True).any():
+        text = text.str.replace(r"\s*[\r\n]+\s*", " ", regex=True)
+    return text
+
+
+def value_text(value: Any) -> str:
+    """One value in full, as ``show`` and ``diff`` print it."""
+    if isinstance(value, (list, dict)):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, pd.Timestamp):
+        return value.strftime("%Y-%m-%d %H:%M:%S UTC")
+    return str(value)
+
+
+def is_missing(value: Any) -> bool:
+    return not isinstance(value, (list, dict)) and bool(pd.isna(value))
+
+
+def short_names(columns: list[str]) -> dict[str, str]:
+    """Headers for the table: ``lr`` for ``params.lr`` when no other column shortens to ``lr``."""
+    short = {}
+    for column in columns:
+        prefix = next((p for p in ADOPTABLE_PREFIXES if column.startswith(p)), None)
+        short[column] = column[len(prefix) :] if prefix else column
+    counts: dict[str, int] = {}
+    for name in [*short.values(), *(c for c in columns if short[c] != c)]:
+        counts[name] = counts.get(name, 0) + 1
+    return {column: name if counts[name] == 1 else column for column, name in short.items()}
+
+
+def json_column(series: pd.Series) -> list[Any]:
+    """The column as JSON-ready Python values (see the module docstring)."""
+    if pd.api.types.is_datetime64_any_dtype(series):
+        return [None if pd.isna(t) else t.isoformat() for t in series]
+    if pd.api.types.is_float_dtype(series):
+        return series.astype(object).where(series.map(math.isfinite), None).tolist()
+    values = series.astype(object)
+    return values.where(values.map(lambda v: not is_missing(v)), None).tolist()
+
+
+def json_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    columns = {name: json_column(frame[name]) for name in frame.columns}
+    return [dict(zip(columns, row, strict=True)) for row in zip(*columns.values(), strict=True)]
+
+
+def json_value(value: Any) -> Any:
+    """One cell as JSON-ready Python (for ``show``, ``best`` and ``diff``)."""
+    return json_column(pd.Series([value]))[0]
+
+
+def dump_json(data: Any) -> str:
+    return json.dumps(data, ensure_ascii=False, indent=2)
+
+
+def _csv_cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, float):
+        return repr(value) if math.isfinite(value) else ("inf" if value > 0 else "-inf")
+    if isinstance(value, (list, dict)):
+        value = json.dumps(value, ensure_ascii=False)
+    return csv_safe(value) if isinstance(value, str) else str(value)
+
+
+def write_csv(frame: pd.DataFrame, stream: TextIO) -> None:
+    columns = []
+    for name in frame.columns:
+        series = frame[name]
+        if pd.api.types.is_float_dtype(series):  # infinities kept, NaN (= missing) empty
+            values = series.astype(object).where(series.notna(), None).tolist()
+        else:
+            values = json_column(series)
+        columns.append([_csv_cell(value) for value in values])
+    writer = csv.writer(stream, lineterminator="\n")
+    writer.writerow([csv_safe(str(name)) for name in frame.columns])
+    writer.writerows(zip(*columns, strict=True))
+
+
+def csv_text(frame: pd.DataFrame) -> str:
+    buffer = io.StringIO()
+    write_csv(frame, buffer)
+    return buffer.getvalue()
+
+
+def write_export(frame: pd.DataFrame, path: str, force: bool) -> None:
+    """Write ``frame`` to ``path`` as CSV, JSON or Parquet (chosen by the file's suffix)."""
+    suffix = os.path.splitext(path)[1].lower()
+    if suffix not in EXPORT_FORMATS:
+        raise click.BadParameter(
+            f"{path!r}: the file name must end in .csv, .json or .parquet", param_hint="-o"
+        )
+    if suffix == ".parquet" and importlib.util.find_spec("pyarrow") is None:
+        raise click.ClickException("install pyarrow to write parquet (pip install pyarrow)")
+    if os.path.exists(path) and not force:
+        raise click.ClickException(f"{path} exists; add --force to overwrite it")
+    if suffix == ".parquet":
+        _for_parquet(frame).to_parquet(path, index=False)
+        return
+    with open(path, "w", encoding="utf-8", newline="") as stream:
+        if suffix == ".csv":
+            write_csv(frame, stream)
+        else:
+            stream.write(dump_json(json_records(frame)) + "\n")
+
+
+def _for_parquet(frame: pd.DataFrame) -> pd.DataFrame:
+    """Columns of mixed Python values (text and numbers, lists) become text: Parquet columns
+    have one type."""
+    out = frame.copy()
+    for name in out.columns:
+        if pd.api.types.is_object_dtype(out[name]):
+            out[name] = out[name].map(value_text, na_action="ignore").astype("str")
+    return out

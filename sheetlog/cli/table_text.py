@@ -1,0 +1,97 @@
+"""Plain-text tables for a terminal: columns cut to fit a width, text cut with "…".
+
+Cells arrive as pandas Series of text (one per column), so padding and cutting are vectorised:
+a 10,000-row table is a handful of pandas string operations per shown column.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import pandas as pd
+
+ELLIPSIS = "…"
+GAP = "  "
+
+
+@dataclass
+class TextColumn:
+    """One column to draw: its header, its cells as text, and whether to right-align them."""
+
+    header: str
+    cells: pd.Series
+    right: bool = False
+    max_width: int = 40
+    cuttable: bool = True  # numbers and times cut short would mislead: 12345… is not 1234567
+
+    @property
+    def width(self) -> int:
+        longest = int(self.cells.str.len().max()) if len(self.cells) else 0
+        return max(len(self.header), min(longest, self.max_width))
+
+
+def cut(text: str, width: int) -> str:
+    """``text`` in at most ``width`` characters, ending with "…" when cut."""
+    return text if len(text) <= width else text[: max(width - 1, 0)] + ELLIPSIS
+
+
+def cut_cells(cells: pd.Series, width: int) -> pd.Series:
+    too_long = cells.str.len() > width
+    if not too_long.any():
+        return cells
+    return cells.where(~too_long, cells.str.slice(0, max(width - 1, 0)) + ELLIPSIS)
+
+
+def fit(columns: Iterable[TextColumn], width: int, keep: int = 1) -> list[tuple[TextColumn, int]]:
+    """The leading columns that fit in ``width`` characters, with their widths. The first
+    ``keep`` columns are always shown, cut if need be, and a text column that does not fit is cut
+    to the room left; ``columns`` is consumed only up to the first one that does not fit, so it
+    may be built lazily."""
+    shown: list[tuple[TextColumn, int]] = []
+    used = 0
+    for column in columns:
+        wanted = column.width
+        room = width - used - (len(GAP) if shown else 0)
+        if wanted > room:
+            if len(shown) >= keep and (not column.cuttable or room < max(len(column.header), 8)):
+                break
+            shown.append((column, max(room, len(ELLIPSIS) + 3)))
+            if len(shown) >= keep:
+                break
+            used = width
+            continue
+        shown.append((column, wanted))
+        used += wanted + (len(GAP) if len(shown) > 1 else 0)
+    return shown
+
+
+def render(shown: list[tuple[TextColumn, int]]) -> str:
+    """The header line, a rule, and one line per row."""
+    header = GAP.join(_align_one(cut(column.header, w), w, column.right) for column, w in shown)
+    rule = GAP.join("-" * w for _, w in shown)
+    lines = [header.rstrip(), rule]
+    if len(shown[0][0].cells):
+        body = None
+        for column, w in shown:
+            cells = cut_cells(column.cells, w)
+            cells = cells.str.rjust(w) if column.right else cells.str.ljust(w)
+            body = cells if body is None else body + GAP + cells
+        lines.extend(body.str.rstrip().tolist())
+    return "\n".join(lines)
+
+
+def _align_one(text: str, width: int, right: bool) -> str:
+    return text.rjust(width) if right else text.ljust(width)
+
+
+def key_value_lines(pairs: list[tuple[str, str]], indent: str = "  ") -> list[str]:
+    """``name  value`` lines with the values aligned; lines of a multi-line value indented."""
+    if not pairs:
+        return []
+    name_width = max(len(name) for name, _ in pairs)
+    continuation = "\n" + " " * (len(indent) + name_width + len(GAP))
+    return [
+        f"{indent}{name.ljust(name_width)}{GAP}{value.replace(chr(10), continuation)}"
+        for name, value in pairs
+    ]

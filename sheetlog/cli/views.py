@@ -1,0 +1,305 @@
+"""The read-only commands: ls, show, best, diff, export.
+
+pandas and the modules that use it are imported inside the commands: importing pandas takes
+about a second, which other commands (and ``--help``) should not pay.
+"""
+
+from __future__ import annotations
+
+import click
+
+from .. import load
+from .common import fails_cleanly, target_in_force, target_option, terminal_width
+
+text_or_json = click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="json: one object with documented keys, for scripts.",
+)
+
+
+@click.command("ls")
+@click.argument("target", required=False)
+@click.option("--sort", "sort_column", metavar="COLUMN", help="Sort by this column.")
+@click.option("--desc", is_flag=True, help="Sort descending (without --sort: newest first).")
+@click.option(
+    "--where",
+    multiple=True,
+    metavar="EXPR",
+    help="Keep runs where NAME OP VALUE holds; OP is = != < <= > >= or ~ (regular expression,"
+    " case-insensitive). Repeat for AND.",
+)
+@click.option(
+    "--columns",
+    "-c",
+    multiple=True,
+    metavar="NAMES",
+    help="Only these columns, in this order (comma list, repeatable, patterns like params.*).",
+)
+@click.option(
+    "--limit", "-n", type=click.IntRange(min=1), help="Only the N most recent runs (by start time)."
+)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["table", "csv", "json"]),
+    default="table",
+    show_default=True,
+    help="csv and json print every selected column, whatever the terminal's width.",
+)
+@fails_cleanly
+def ls(
+    target: str | None,
+    sort_column: str | None,
+    desc: bool,
+    where: tuple[str, ...],
+    columns: tuple[str, ...],
+    limit: int | None,
+    output_format: str,
+) -> None:
+    """List the runs of TARGET as a table, newest at the bottom.
+
+    Runs are in start-time order, oldest first, so the newest is next to the prompt (--desc
+    reverses that). --limit N keeps the N most recent runs that --where selects, shown in the
+    --sort order.
+
+    The table fits the terminal: run_id (its first 8 characters; `show` takes such a prefix),
+    name and status first, then the columns whose values differ between the runs shown, then
+    those that are the same in all of them; what does not fit is left out and counted on stderr.
+    Headers drop params./metrics./tags. where the short name is unambiguous, and any column may be
+    named that way in options (lr for params.lr). Times are UTC, to the minute.
+
+    --format json prints a list of objects {column: value} with every selected column: times in
+    ISO-8601 (UTC), missing values, NaN and infinities as null. --format csv prints the same
+    columns, text made safe to open in a spreadsheet.
+
+    \b
+    Example:
+      sheetlog ls
+      sheetlog ls runs.xlsx --where "lr<0.05" --where status=FINISHED --sort accuracy --desc
+      sheetlog ls -c name,lr,accuracy --limit 20
+      sheetlog ls --where "name~^sweep" --format json > runs.json
+    """
+    from .run_layout import runs_table
+    from .run_output import csv_text, dump_json, json_records
+    from .run_query import newest_last, resolve_column, resolve_columns, select, sort_by
+
+    target = target_in_force(target)
+    frame = load(target)
+    if frame.empty:
+        click.echo(f"no runs in {target}", err=True)
+        if output_format == "json":
+            click.echo("[]")
+        return
+    names = list(frame.columns)
+    sort_name = resolve_column(sort_column, names, "--sort") if sort_column else None
+    chosen = resolve_columns(columns, names) if columns else None
+    frame = newest_last(select(frame, where))
+    if limit:
+        frame = frame.tail(limit)
+    if sort_name:
+        frame = sort_by(frame, sort_name, desc)
+    elif desc:
+        frame = frame.iloc[::-1]
+    if output_format != "table":
+        frame = frame[chosen] if chosen else frame
+        click.echo(dump_json(json_records(frame)) if output_format == "json" else csv_text(frame))
+        return
+    if frame.empty:
+        click.echo(f"no runs in {target} match {' and '.join(where)}", err=True)
+        return
+    table, hidden = runs_table(frame, chosen, terminal_width())
+    click.echo(table)
+    if hidden:
+        listed = ", ".join(hidden[:8]) + (", …" if len(hidden) > 8 else "")
+        click.echo(
+            f"{len(hidden)} more columns do not fit the terminal: {listed}"
+            " (choose with --columns, or see all with --format csv)",
+            err=True,
+        )
+
+
+@click.command("show")
+@click.argument("run")
+@target_option
+@text_or_json
+@fails_cleanly
+def show(run: str, target: str | None, output_format: str) -> None:
+    """Every column of one run, grouped, and how to reproduce it.
+
+    RUN is a run_id, a unique run_id prefix of 4 or more characters, or a unique run name. The
+    recipe checks out the run's git commit, applies the saved patch of its uncommitted changes
+    (when there was one and the file is on this machine), and repeats its command.
+
+    --format json prints {"target", "run": {column: value} (columns with a value), "reproduce":
+    [shell lines]}.
+
+    \b
+    Example:
+      sheetlog show 0a5d2f34
+      sheetlog show baseline -t results/runs.xlsx --format json
+    """
+    from .run_layout import grouped_lines, recipe
+    from .run_output import dump_json, is_missing, json_value
+    from .run_query import find_run
+
+    target = target_in_force(target)
+    row = find_run(load(target), run, target)
+    steps = recipe(row)
+    if output_format == "json":
+        values = {name: json_value(value) for name, value in row.items() if not is_missing(value)}
+        click.echo(dump_json({"target": target, "run": values, "reproduce": steps}))
+        return
+    lines = grouped_lines(row)
+    if steps:
+        lines += ["Reproduce", *(f"  {line}" for line in steps)]
+    click.echo("\n".join(lines))
+
+
+@click.command("best")
+@click.argument("target", required=False)
+@click.option(
+    "--metric", "-m", required=True, help="The metric to rank by (accuracy or full name)."
+)
+@click.option("--min", "direction", flag_value="min", help="Lower is better.")
+@click.option("--max", "direction", flag_value="max", help="Higher is better.")
+@text_or_json
+@fails_cleanly
+def best(target: str | None, metric: str, direction: str | None, output_format: str) -> None:
+    """The best FINISHED run by a metric.
+
+    Higher is better, unless the metric's name contains loss, error, err, mae, mse, rmse or
+    perplexity; --min or --max says otherwise. Runs without a finite value of the metric are left
+    out; of equal values the earliest run in the sheet wins.
+
+    --format json prints {"target", "metric" (full column name), "direction" ("min" or "max"),
+    "value", "run_id", "name", "params": {name without params.: value}, "candidates" (FINISHED
+    runs with a value)}.
+
+    \b
+    Example:
+      sheetlog best --metric accuracy
+      sheetlog best runs.xlsx -m val_loss --format json
+    """
+    from .run_layout import best_lines, best_run, lower_is_better, params_of
+    from .run_output import dump_json, json_value
+    from .run_query import metric_column
+
+    target = target_in_force(target)
+    frame = load(target)
+    if frame.empty:
+        raise click.ClickException(f"no runs in {target}")
+    column = metric_column(metric, list(frame.columns), target)
+    direction = direction or ("min" if lower_is_better(column) else "max")
+    row, candidates = best_run(frame, column, direction)
+    if row is None:
+        raise click.ClickException(f"no FINISHED run in {target} has a value for {column}")
+    if output_format == "json":
+        params = {name[len("params.") :]: json_value(v) for name, v in params_of(row).items()}
+        summary = {
+            "target": target,
+            "metric": column,
+            "direction": direction,
+            "value": json_value(row[column]),
+            "run_id": json_value(row.get("run_id")),
+            "name": json_value(row.get("name")),
+            "params": params,
+            "candidates": candidates,
+        }
+        click.echo(dump_json(summary))
+        return
+    word = "lowest" if direction == "min" else "highest"
+    click.echo(f"{word} {column} of {candidates} FINISHED runs in {target}", err=True)
+    click.echo("\n".join(best_lines(row, column)))
+
+
+@click.command("diff")
+@click.argument("run_a")
+@click.argument("run_b")
+@target_option
+@click.option("--all", "show_all", is_flag=True, help="Show the identical columns too.")
+@text_or_json
+@fails_cleanly
+def diff(run_a: str, run_b: str, target: str | None, show_all: bool, output_format: str) -> None:
+    """What differs between two runs.
+
+    Parameters first, then metrics, then tags, model and context, then the run's own columns
+    (name, status, times).
+    RUN_A and RUN_B are run_ids, unique prefixes of 4 or more characters, or unique names.
+    Columns that are the same in both (or empty in both) are left out and counted.
+
+    --format json prints {"target", "a": {"run_id", "name"}, "b": {...}, "columns": [{"column",
+    "a", "b", "same"}] (identical ones only with --all), "identical" (their number)}.
+
+    \b
+    Example:
+      sheetlog diff 0a5d2f34 fb97d435
+      sheetlog diff baseline resnet-adam --all
+    """
+    from .run_layout import diff_rows, diff_table
+    from .run_output import dump_json, is_missing, json_value
+    from .run_query import find_run
+
+    target = target_in_force(target)
+    frame = load(target)
+    a, b = find_run(frame, run_a, target), find_run(frame, run_b, target)
+    rows, identical = diff_rows(a, b, show_all)
+    if output_format == "json":
+        sides = {
+            side: {"run_id": json_value(run.get("run_id")), "name": json_value(run.get("name"))}
+            for side, run in (("a", a), ("b", b))
+        }
+        listed = [
+            {"column": name, "a": json_value(x), "b": json_value(y), "same": same}
+            for name, x, y, same in rows
+        ]
+        click.echo(
+            dump_json({"target": target, **sides, "columns": listed, "identical": identical})
+        )
+        return
+    for side, run in (("A", a), ("B", b)):
+        name = "" if is_missing(run.get("name")) else run["name"]
+        click.echo(f"{side}  {run.get('run_id')}  {name}")
+    if rows:
+        click.echo("\n" + diff_table(rows, terminal_width()))
+    if identical and not show_all:
+        click.echo(f"{identical} identical columns not shown (--all shows them)", err=True)
+    elif not rows:
+        click.echo("no column differs", err=True)
+
+
+@click.command("export")
+@click.argument("target", required=False)
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    metavar="FILE",
+    help="FILE.csv, FILE.json or FILE.parquet (the suffix chooses the format).",
+)
+@click.option("--force", is_flag=True, help="Overwrite FILE if it exists.")
+@fails_cleanly
+def export(target: str | None, output: str, force: bool) -> None:
+    """Write the whole runs table to a CSV, JSON or Parquet file.
+
+    CSV text cells that a spreadsheet would run as a formula (=, +, -, @ first) get a leading
+    ' (sheetlog.csv_text.csv_unsafe removes it). JSON is a list of objects {column: value}
+    with ISO-8601 times and null for missing values, NaN and infinities. Parquet needs pyarrow.
+
+    \b
+    Example:
+      sheetlog export -o runs.csv
+      sheetlog export gsheet://1AbC.../Runs -o runs.parquet --force
+    """
+    from .run_output import write_export
+
+    target = target_in_force(target)
+    frame = load(target)
+    write_export(frame, output, force)
+    click.echo(f"wrote {len(frame)} runs to {output}", err=True)
+
+
+COMMANDS = [ls, show, best, diff, export]
