@@ -23,10 +23,11 @@ from ...values import clip_text
 from ..base import Table, WriteResult
 from .cells import EXCEL_MAX_CHARS, EXCEL_MAX_COLUMNS, EXCEL_MAX_ROWS, cell_xml, column_letter
 from .files import check_not_open, check_workbook_file, damaged
+from .in_place import append_in_place, needs_recovery, open_stored_sheet, recover
 from .package import Package
 from .sharedstrings import SharedStrings
 from .styles import Styles
-from .tables import grow_tables
+from .tables import grow_tables, table_parts
 from .workbook import DEFAULT_SHEET, SheetEntry, WorkbookIndex, check_sheet_name
 from .worksheet import Append, Worksheet
 
@@ -55,6 +56,7 @@ class ExcelBackend:
         check_not_open(self.path)
         try:
             with FileLock(self.lock_path, timeout=LOCK_TIMEOUT_S):
+                recover(self.path)
                 self._remove_stale_temporaries()
                 yield
         except Timeout as error:
@@ -80,6 +82,11 @@ class ExcelBackend:
         if not self.path.exists():
             self._create()
         check_workbook_file(self.path)
+        if not possibly_written:
+            with Package(self.path) as package:
+                result = _append_in_place(package, self.sheet, records)
+            if result is not None:
+                return result
         with Package(self.path) as package:
             result, changed = _append(package, self.sheet, records, set(possibly_written))
             if changed:
@@ -166,6 +173,9 @@ class ExcelBackend:
 
         if not self.path.exists():
             return Table([], [])
+        if needs_recovery(self.path):  # an append was cut short: put the workbook back
+            with self.lock():
+                pass
         check_workbook_file(self.path)
         with Package(self.path) as package:
             entry = WorkbookIndex(package).find(self.sheet)
@@ -222,12 +232,58 @@ def _append(
     if added_sheet:
         package.write(entry.part, sheet.patched(append))
     else:
-        package.edit(entry.part, sheet.xml, sheet.edits(append), COMPRESS_LEVEL)
+        edits = sheet.edits(append)
+        package.edit(entry.part, sheet.xml, edits, COMPRESS_LEVEL, sheet.head_end(edits))
     new_names = {column: name for name, column in plan.new_columns.items()}
     grow_tables(package, entry.part, sheet.last_row, sheet.last_row + len(append.rows), new_names)
     if styles is not None and styles.changed:
         package.write("xl/styles.xml", styles.xml)
+    package.put_last([entry.part, *table_parts(package, entry.part)])  # see in_place
     return result, True
+
+
+def _append_in_place(
+    package: Package, sheet_name: str | None, records: Sequence[dict[str, Any]]
+) -> WriteResult | None:
+    """The append of ``_append`` written in place, reading only the head and tail of the sheet
+    (see ``in_place``); None, with nothing written, when the workbook is not laid out for it."""
+    entry = WorkbookIndex(package).find(sheet_name)
+    if entry is None:
+        return None
+    shared = SharedStrings(
+        package.read("xl/sharedStrings.xml") if package.has("xl/sharedStrings.xml") else None
+    )
+
+    def has_data_row(xml: bytes, head_length: int) -> bool:
+        try:
+            return Worksheet(xml, shared).insert_at > head_length
+        except ValueError:
+            return True  # not enough to tell; the checks below refuse it
+
+    stored = open_stored_sheet(package, entry.part, has_data_row)
+    if stored is None:
+        return None
+    try:
+        sheet = Worksheet(stored.xml, shared)
+    except ValueError:
+        return None
+    if sheet.header_row is None or sheet.header_row.end != stored.head_length:
+        return None
+    if not sheet.numbered or (sheet.insert_at <= stored.head_length and stored.tail_index > 1):
+        return None
+    styles = Styles(package.read("xl/styles.xml")) if package.has("xl/styles.xml") else None
+    plan = _Plan(sheet, records, set())
+    if not plan.rows:
+        return plan.result
+    date_style = styles.datetime_style() if styles and plan.needs_dates else None
+    append = plan.build(_header_style(sheet, styles, False), date_style)
+    new_names = {column: name for name, column in plan.new_columns.items()}
+    grow_tables(package, entry.part, sheet.last_row, sheet.last_row + len(append.rows), new_names)
+    if styles is not None and styles.changed:
+        package.write("xl/styles.xml", styles.xml)
+    if not append_in_place(package, stored, sheet.edits(append), COMPRESS_LEVEL):
+        return None
+    return plan.result
 
 
 def _update(

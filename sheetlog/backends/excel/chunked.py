@@ -9,6 +9,11 @@ anything else is simply compressed whole again, and the next append cuts it into
 
 Appended rows become a chunk of their own; a small chunk next to an edit is recompressed with it,
 so chunks grow to about ``MERGE_BELOW`` bytes and compression stays close to compressing the whole.
+
+Each chunk's CRC-32 is stored too, and the part's first chunk (everything up to the end of the
+header row: ``<dimension>``, ``<cols>``, the header) can be a *head slot*: its compressed bytes
+are padded with empty deflate blocks to leave room, so that a later append can rewrite it in
+place with a longer ``<dimension>`` ref (see ``in_place``).
 """
 
 from __future__ import annotations
@@ -21,9 +26,11 @@ from dataclasses import dataclass
 from .worksheet import Edit
 
 EXTRA_ID = 0x6C73  # "sl"
-_MAGIC = b"SLC1"
+_MAGIC_V1 = b"SLC1"  # lengths only (sheetlog 0.1 before head slots)
+_MAGIC = b"SLC2"  # lengths and CRCs, and whether chunk 0 is a head slot
 MERGE_BELOW = 256 * 1024
 _MAX_EXTRA = 60_000
+HEAD_SLACK_MIN = 512
 
 
 @dataclass
@@ -36,31 +43,120 @@ class Compressed:
     extra: bytes
 
 
+@dataclass
+class ChunkMap:
+    """The chunks of a stored part: (uncompressed length, compressed length, CRC-32) each."""
+
+    chunks: list[tuple[int, int, int]]
+    head_slot: bool
+
+
+def read_chunk_map(extra: bytes, crc: int, size: int, compressed: int) -> ChunkMap | None:
+    """The chunk map stored in ``extra`` (with CRCs), or None when absent, old or stale."""
+    for magic, body in _fields(extra):
+        if magic != _MAGIC or len(body) < 5:
+            continue
+        stored_crc, flags = struct.unpack_from("<LB", body)
+        chunks = list(struct.iter_unpack("<LLL", body[5:]))
+        if _matches(stored_crc, chunks, crc, size, compressed):
+            return ChunkMap(chunks, bool(flags & 1))
+    return None
+
+
 def chunk_lengths(extra: bytes, crc: int, size: int, compressed: int) -> list[tuple[int, int]]:
     """The (uncompressed, compressed) chunk lengths stored in ``extra``, or [] when absent/stale."""
-    position = 0
-    while position + 4 <= len(extra):
-        field_id, length = struct.unpack_from("<HH", extra, position)
-        body = extra[position + 4 : position + 4 + length]
-        position += 4 + length
-        if field_id != EXTRA_ID or body[:4] != _MAGIC or len(body) < 8:
+    for magic, body in _fields(extra):
+        if magic == _MAGIC and len(body) >= 5:
+            stored_crc = struct.unpack_from("<L", body)[0]
+            pairs = [(u, c) for u, c, _ in struct.iter_unpack("<LLL", body[5:])]
+        elif magic == _MAGIC_V1 and len(body) >= 4:
+            stored_crc = struct.unpack_from("<L", body)[0]
+            pairs = list(struct.iter_unpack("<LL", body[4:]))
+        else:
             continue
-        (stored_crc,) = struct.unpack_from("<L", body, 4)
-        pairs = list(struct.iter_unpack("<LL", body[8:]))
-        if (
-            stored_crc == crc
-            and sum(u for u, _ in pairs) == size
-            and sum(c for _, c in pairs) == compressed
-        ):
+        if _matches(stored_crc, pairs, crc, size, compressed):
             return pairs
     return []
 
 
-def _extra(crc: int, pairs: list[tuple[int, int]]) -> bytes:
-    body = _MAGIC + struct.pack("<L", crc) + b"".join(struct.pack("<LL", *p) for p in pairs)
+def _fields(extra: bytes) -> list[tuple[bytes, bytes]]:
+    """(magic, rest) of every sheetlog field in a zip extra block."""
+    found, position = [], 0
+    while position + 4 <= len(extra):
+        field_id, length = struct.unpack_from("<HH", extra, position)
+        body = extra[position + 4 : position + 4 + length]
+        position += 4 + length
+        if field_id == EXTRA_ID and len(body) >= 4:
+            found.append((body[:4], body[4:]))
+    return found
+
+
+def _matches(stored_crc: int, chunks: list, crc: int, size: int, compressed: int) -> bool:
+    return (
+        stored_crc == crc
+        and sum(chunk[0] for chunk in chunks) == size
+        and sum(chunk[1] for chunk in chunks) == compressed
+    )
+
+
+def chunk_extra(crc: int, chunks: list[tuple[int, int, int]], head_slot: bool) -> bytes:
+    """The zip extra field recording ``chunks``; empty when too many to fit."""
+    body = (
+        _MAGIC
+        + struct.pack("<LB", crc, 1 if head_slot else 0)
+        + b"".join(struct.pack("<LLL", *chunk) for chunk in chunks)
+    )
     if len(body) > _MAX_EXTRA:
         return b""
     return struct.pack("<HH", EXTRA_ID, len(body)) + body
+
+
+def compress_chunk(data: bytes, level: int, final: bool) -> bytes:
+    compressor = zlib.compressobj(level, zlib.DEFLATED, -15)
+    return compressor.compress(data) + compressor.flush(
+        zlib.Z_FINISH if final else zlib.Z_FULL_FLUSH
+    )
+
+
+def head_slot_size(compressed: int) -> int:
+    """Room given to a head chunk of ``compressed`` bytes: a quarter more, at least 512 bytes."""
+    return compressed + max(HEAD_SLACK_MIN, compressed // 4)
+
+
+def padded(chunk: bytes, size: int) -> bytes | None:
+    """``chunk`` (ending at a full flush) followed by empty deflate blocks up to exactly ``size``
+    bytes; None when that cannot be done (1-4 or 8 bytes short, or too long)."""
+    groups = _padding_groups(size - len(chunk))
+    if groups is None:
+        return None
+    return chunk + b"".join(_PADDING[group] for group in groups)
+
+
+def _padding_groups(missing: int) -> list[int] | None:
+    if missing < 0 or missing in (1, 2, 3, 4, 8):
+        return None
+    if missing == 9:
+        return [9]
+    count, rest = divmod(missing, 5)
+    groups = [5] * count
+    for i in range(rest):  # each 6 adds one byte, each 7 two
+        groups[i % count] += 1
+    return groups
+
+
+def _empty_blocks(fixed: int) -> bytes:
+    """``fixed`` empty fixed-Huffman blocks, then an empty stored block (byte-aligned start and
+    end): 5, 6, 7 and 9 bytes for 0, 1, 2 and 3 fixed blocks."""
+    bits = [0, 1, 0] + [0] * 7  # BFINAL 0, BTYPE 01, end-of-block code (seven 0 bits)
+    stream = bits * fixed + [0, 0, 0]  # BFINAL 0, BTYPE 00
+    stream += [0] * (-len(stream) % 8)
+    data = bytes(
+        sum(bit << i for i, bit in enumerate(stream[j : j + 8])) for j in range(0, len(stream), 8)
+    )
+    return data + b"\x00\x00\xff\xff"
+
+
+_PADDING = {5: _empty_blocks(0), 6: _empty_blocks(1), 7: _empty_blocks(2), 9: _empty_blocks(3)}
 
 
 def recompress(
@@ -69,24 +165,38 @@ def recompress(
     old_chunks: list[tuple[int, int]],
     edits: list[Edit],
     level: int,
+    head_end: int | None = None,
 ) -> Compressed:
     """Compress ``old_xml`` with ``edits`` (sorted, non-overlapping) applied, reusing the
-    compressed bytes of every chunk of ``old_data`` that no edit touches."""
+    compressed bytes of every chunk of ``old_data`` that no edit touches. ``head_end`` (a
+    position in the new XML): compress everything before it as one padded head slot."""
     document = _Document(old_xml, edits)
     cuts = _cut_points(edits)
     pieces: list[tuple[bytes, int]] = []  # (compressed bytes, uncompressed length)
     cursor = 0
+    if head_end is not None:
+        head = compress_chunk(document.slice(0, head_end), level, final=False)
+        pieces.append((padded(head, head_slot_size(len(head))) or head, head_end))
+        cursor = head_end
+        cuts = [cut for cut in cuts if cut > head_end]
     ends_with_final_chunk = False
     for new_start, chunk in _reusable(old_data, old_chunks, edits):
+        if new_start < cursor:
+            continue
         pieces.extend(_compress_range(document, cursor, new_start, cuts, level, final=False))
         pieces.append((chunk.data, chunk.length))
         cursor = new_start + chunk.length
         ends_with_final_chunk = chunk.last
     if not (ends_with_final_chunk and cursor == document.size):
         pieces.extend(_compress_range(document, cursor, document.size, cuts, level, final=True))
-    lengths = [(length, len(piece)) for piece, length in pieces]
+    chunks, start = [], 0
+    for piece, length in pieces:
+        crc = zlib.crc32(document.slice(start, start + length))
+        chunks.append((length, len(piece), crc))
+        start += length
     data = b"".join(piece for piece, _ in pieces)
-    return Compressed(data, document.crc, document.size, _extra(document.crc, lengths))
+    extra = chunk_extra(document.crc, chunks, head_slot=head_end is not None)
+    return Compressed(data, document.crc, document.size, extra)
 
 
 class _Document:
@@ -190,8 +300,5 @@ def _compress_range(
         last = final and index == len(bounds) - 2
         if low == high and not last:
             continue
-        compressor = zlib.compressobj(level, zlib.DEFLATED, -15)
-        data = compressor.compress(document.slice(low, high))
-        data += compressor.flush(zlib.Z_FINISH if last else zlib.Z_FULL_FLUSH)
-        pieces.append((data, high - low))
+        pieces.append((compress_chunk(document.slice(low, high), level, last), high - low))
     return pieces

@@ -34,6 +34,7 @@ class Package:
         self._order = [info.filename for info in self._zip.infolist()]
         self._new: dict[str, bytes] = {}
         self._compressed: dict[str, Compressed] = {}
+        self._last: list[str] = []
 
     def __enter__(self) -> Package:
         return self
@@ -46,7 +47,25 @@ class Package:
 
     @property
     def names(self) -> list[str]:
-        return self._order + [name for name in self._new if name not in self._infos]
+        """Parts in the order ``save`` writes them (``put_last`` ones at the end)."""
+        names = self._order + [name for name in self._new if name not in self._infos]
+        return [n for n in names if n not in self._last] + [n for n in self._last if n in names]
+
+    def info(self, name: str) -> zipfile.ZipInfo:
+        return self._infos[name]
+
+    def infos(self) -> list[zipfile.ZipInfo]:
+        """The stored parts (not counting parts added in this package)."""
+        return list(self._infos.values())
+
+    def changed_parts(self) -> list[str]:
+        """Parts replaced, edited or added in this package."""
+        return list(self._new)
+
+    def put_last(self, names: list[str]) -> None:
+        """Save these parts after all others, in this order: a part at the end of the file can
+        grow in place (see ``in_place``)."""
+        self._last = list(dict.fromkeys(names))
 
     def has(self, name: str) -> bool:
         return name in self._infos or name in self._new
@@ -63,16 +82,19 @@ class Package:
         self._new[name] = data
         self._compressed.pop(name, None)
 
-    def edit(self, name: str, old: bytes, edits: list[Edit], level: int) -> None:
+    def edit(
+        self, name: str, old: bytes, edits: list[Edit], level: int, head_end: int | None = None
+    ) -> None:
         """Replace part ``name`` (whose content is ``old``) by ``old`` with ``edits`` applied,
-        recompressing only the chunks of the stored part that the edits touch."""
+        recompressing only the chunks of the stored part that the edits touch (``head_end``:
+        see ``recompress``)."""
         info = self._infos[name]
         chunks = chunk_lengths(info.extra, info.CRC, info.file_size, info.compress_size)
         stored = None
         if chunks and info.compress_type == zipfile.ZIP_DEFLATED:
             with open(self.path, "rb") as source:
                 stored = _stored(source, info).data
-        compressed = recompress(old, stored, chunks, edits, level)
+        compressed = recompress(old, stored, chunks, edits, level, head_end)
         self._new[name] = b""
         self._compressed[name] = compressed
 
@@ -207,6 +229,13 @@ def _new_info(name: str, template: zipfile.ZipInfo | None) -> zipfile.ZipInfo:
 
 def _precompressed(name: str, part: Compressed, template: zipfile.ZipInfo | None) -> _Entry:
     return _Entry(_new_info(name, template), part.data, part.crc, part.size, part.extra)
+
+
+def compressed_entry(
+    name: str, payload: bytes, template: zipfile.ZipInfo, level: int = 6
+) -> _Entry:
+    """A part compressed whole, ready to be written (``local_header()``, ``data``)."""
+    return _compress(name, payload, template, level)
 
 
 def _compress(name: str, payload: bytes, template: zipfile.ZipInfo | None, level: int) -> _Entry:

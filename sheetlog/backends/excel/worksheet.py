@@ -106,6 +106,8 @@ class Worksheet:
             self.body_end = xml.rindex(b"</" + self.prefix + b"sheetData>", self.body_start)
         self.header_row = self._first_row()
         self._header: list[str | None] | None = None
+        self.numbered = True  # rows carry r="N" (else they are counted from the top)
+        self._header_edit_made: Edit | None = None
         self.last_row, self.insert_at, self.trailing = self._find_end()
 
     # -- reading -------------------------------------------------------------------------------
@@ -240,6 +242,7 @@ class Worksheet:
         return 1, floor, list(reversed(trailing))
 
     def _find_end_counting(self) -> tuple[int, int, list[Row]]:
+        self.numbered = False
         rows: list[Row] = []
         number = 0
         for start in self._row_starts(self.body_start, self.body_end):
@@ -263,8 +266,10 @@ class Worksheet:
     def edits(self, append: Append) -> list[Edit]:
         """The changes ``append`` makes, as replacements of spans of the original part."""
         body: list[Edit] = []
+        self._header_edit_made = None
         if append.header_cells:
-            body.append(self._header_edit(append.header_cells))
+            self._header_edit_made = self._header_edit(append.header_cells)
+            body.append(self._header_edit_made)
         if append.rows:
             body.append(self._rows_edit(append.rows, self.last_row + 1))
         for number, cells in sorted(append.updates.items()):
@@ -280,6 +285,22 @@ class Worksheet:
             if edit is not None:
                 edits.append(edit)
         return sorted(edits, key=lambda edit: (edit.start, edit.end))
+
+    def head_end(self, edits: list[Edit]) -> int | None:
+        """Where the header row ends once ``edits`` (from ``edits()``) are applied; None for
+        ``<sheetData/>``, which ``edits()`` replaces whole."""
+        if self._empty_data:
+            return None
+        shift = 0
+        for edit in edits:  # sorted: those before the header row come first
+            if edit is self._header_edit_made:
+                return edit.start + shift + len(edit.text)
+            if self._header_edit_made is None and (
+                self.header_row is None or edit.start >= self.header_row.end
+            ):
+                break
+            shift += len(edit.text) - (edit.end - edit.start)
+        return self.header_row.end + shift if self.header_row else None
 
     def _header_edit(self, header_cells: dict[int, str]) -> Edit:
         new_cells = {col: self._prefixed(xml) for col, xml in header_cells.items()}
