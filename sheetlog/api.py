@@ -98,6 +98,9 @@ def load_history(
     from the journal of the machine that ran it."""
     import pandas as pd
 
+    from .history import writer
+
+    writer.wait()  # blocks of runs of this process still on their way to the journal
     steps = open_journal(journal_dir).metric_steps(run_id, key)
     frame = pd.DataFrame(steps, columns=["key", "step", "value", "time"])
     frame["step"] = frame["step"].astype("Int64")

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .history import decode
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
     run_id  TEXT PRIMARY KEY,
@@ -43,6 +45,11 @@ CREATE TABLE IF NOT EXISTS metric_steps (
     time   REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS metric_steps_by_run ON metric_steps (run_id, key);
+CREATE TABLE IF NOT EXISTS metric_blocks (
+    run_id TEXT NOT NULL,
+    data   BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS metric_blocks_by_run ON metric_blocks (run_id);
 """
 
 
@@ -182,13 +189,10 @@ class Journal:
             ).fetchone()
         return decode_record(row[0]) if row else None
 
-    def add_metric_steps(self, run_id: str, steps: Sequence[tuple[str, int | None, float, float]]):
-        """Append ``(key, step, value, time)`` rows to a run's metric history."""
+    def add_metric_block(self, run_id: str, data: bytes) -> None:
+        """Append one encoded block of a run's metric history (see ``sheetlog.history``)."""
         with self._transaction() as conn:
-            conn.executemany(
-                "INSERT INTO metric_steps (run_id, key, step, value, time) VALUES (?, ?, ?, ?, ?)",
-                [(run_id, *step) for step in steps],
-            )
+            conn.execute("INSERT INTO metric_blocks (run_id, data) VALUES (?, ?)", (run_id, data))
 
     def metric_history(self, run_id: str, key: str) -> list[tuple[int | None, float]]:
         """``(step, value)`` of every value logged for one metric of a run, in logging order."""
@@ -197,15 +201,24 @@ class Journal:
     def metric_steps(
         self, run_id: str, key: str | None = None
     ) -> list[tuple[str, int | None, float, float]]:
-        """``(key, step, value, unix time)`` of every logged metric value of a run."""
-        query = "SELECT key, step, value, time FROM metric_steps WHERE run_id = ?"
-        arguments: tuple[str, ...] = (run_id,)
-        if key is not None:
-            query += " AND key = ?"
-            arguments += (key,)
+        """``(key, step, value, unix time)`` of every logged metric value of a run (rows of
+        journals written before blocks existed come first)."""
         with self._lock:
-            rows = self._conn.execute(query + " ORDER BY rowid", arguments).fetchall()
-        return [(k, step, _float_or_nan(value), time) for k, step, value, time in rows]
+            old = self._conn.execute(
+                "SELECT key, step, value, time FROM metric_steps WHERE run_id = ? ORDER BY rowid",
+                (run_id,),
+            ).fetchall()
+            blocks = self._conn.execute(
+                "SELECT data FROM metric_blocks WHERE run_id = ? ORDER BY rowid", (run_id,)
+            ).fetchall()
+        rows = [
+            (k, step, _float_or_nan(value), time)
+            for k, step, value, time in old
+            if key is None or k == key
+        ]
+        for (data,) in blocks:
+            rows.extend(decode(data, key))
+        return rows
 
 
 class _Transaction:

@@ -5,8 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import math
+import numbers
+import operator
 import os
 import threading
+import time
 import uuid
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -15,13 +18,16 @@ from typing import Any, Literal
 from . import attach, lifecycle
 from .context import CaptureOptions, capture_context
 from .delivery import deliver
+from .errors import warn
+from .history import BLOCK_CALLS, MetricHistory
+from .history import writer as history_writer
 from .journal import Journal
 from .schema import clean_key, flatten
 from .targets import open_target, resolve_target
 from .values import CellValue, to_cell
 
 Summary = Literal["last", "min", "max"]
-_HISTORY_BATCH = 10_000
+_MIN_STEP, _MAX_STEP = -(2**63), 2**63  # steps are stored as 64-bit integers
 _journals: dict[Path, Journal] = {}
 _journals_lock = threading.Lock()
 #: Columns a run keeps as its own when it absorbs the row of a run that joined it.
@@ -73,7 +79,10 @@ class Run:
         self._tags: dict[str, CellValue] = {}
         self._metrics: dict[str, float] = {}
         self._summaries: dict[str, Summary] = {}
-        self._history: list[tuple[str, int | None, float, float]] = []
+        self._history = MetricHistory()
+        # log_metrics' fast path: raw key -> (column name, history index); number types seen
+        self._metric_keys: dict[Any, tuple[str, int]] = {}
+        self._number_types: set[type] = {float, int}
         self._model: dict[str, CellValue] = {}
         self.context = capture_context(
             CaptureOptions.parse(capture),
@@ -118,17 +127,63 @@ class Run:
         self.log_metrics({key: value}, step=step)
 
     def log_metrics(self, metrics: Mapping[str, Any], step: int | None = None) -> None:
-        """Record metric values (at an optional step); the full history goes to the journal."""
-        now = dt.datetime.now(dt.timezone.utc).timestamp()
-        flat = {key: _metric_value(key, value) for key, value in flatten("", metrics).items()}
+        """Record metric values (at an optional step); the full history goes to the journal.
+
+        Keys and number types seen before take a fast path of a few microseconds: no flattening,
+        no conversion, no disk (full history blocks are saved by a background thread)."""
+        now = time.time()
+        known = self._metric_keys
+        numbers = self._number_types
+        entries = []
+        try:
+            for key, value in metrics.items():
+                entry = known.get(key)
+                if entry is None or type(value) not in numbers:
+                    return self._log_new_metrics(metrics, step, now)
+                entries.append((entry[0], entry[1], float(value)))
+        except OverflowError:  # an int too large for a float: the slow path says so
+            return self._log_new_metrics(metrics, step, now)
+        if step is not None and not (type(step) is int and _MIN_STEP < step < _MAX_STEP):
+            step = _checked_step(step)
+        self._record_metrics(entries, step, now)
+
+    def _log_new_metrics(self, metrics: Mapping[str, Any], step: int | None, now: float) -> None:
+        """``log_metrics`` for keys or types not seen yet: flatten and check everything, and
+        remember plain keys and number types for the fast path."""
+        values = {name: _metric_value(name, v) for name, v in flatten("", metrics).items()}
+        if step is not None:
+            step = _checked_step(step)
         with self._lock:
-            for key, value in flat.items():
-                self._metrics[key] = _summarised(
-                    self._summaries.get(key, "last"), self._metrics.get(key), value
-                )
-                self._history.append((key, step, value, now))
-            full = len(self._history) >= _HISTORY_BATCH
-        if full:  # the journal write happens outside the lock
+            for key, value in metrics.items():
+                if isinstance(value, Mapping):
+                    continue
+                name = clean_key(key)
+                self._metric_keys[key] = (name, self._history.index_of(name))
+                if isinstance(value, numbers.Real) and not isinstance(value, bool):
+                    self._number_types.add(type(value))
+            entries = [(n, self._history.index_of(n), v) for n, v in values.items()]
+        self._record_metrics(entries, step, now)
+
+    def _record_metrics(
+        self, entries: list[tuple[str, int, float]], step: int | None, now: float
+    ) -> None:
+        with self._lock:
+            summaries = self._summaries
+            current = self._metrics
+            block = self._history.block
+            for name, index, value in entries:
+                block.keys.append(index)
+                block.values.append(value)
+                summary = summaries.get(name)
+                if summary is None or summary == "last":
+                    current[name] = value
+                else:
+                    current[name] = _summarised(summary, current.get(name), value)
+            block.steps.append(step)
+            block.times.append(now)
+            block.counts.append(len(entries))
+            full = len(block.counts) >= BLOCK_CALLS
+        if full:
             self._save_history()
 
     def log_model(self, path: str | os.PathLike[str], *, checksum: bool = True) -> None:
@@ -173,6 +228,8 @@ class Run:
         lifecycle.ended(self)
         record = self.record()
         self._save_history()
+        for failure in history_writer.wait():
+            warn(f"sheetlog could not save the metric history of {failure}")
         if self._attach_file is not None:  # the wrapper writes the row
             attach.write(self._attach_file, record)
             return record
@@ -223,10 +280,11 @@ class Run:
         return row
 
     def _save_history(self) -> None:
+        """Hand the filled part of the history to the writer thread."""
         with self._lock:
-            history, self._history = self._history, []
-        if history:
-            self.journal.add_metric_steps(self.run_id, history)
+            block = self._history.take()
+        if block is not None:
+            history_writer.submit(self.journal, self.run_id, block)
 
 
 def _metric_value(key: str, value: Any) -> float:
@@ -239,6 +297,16 @@ def _metric_value(key: str, value: Any) -> float:
         except ValueError:
             pass
     raise TypeError(f"metric {key!r} must be a number, not {type(value).__name__}: {value!r}")
+
+
+def _checked_step(step: Any) -> int:
+    try:
+        step = operator.index(step)
+    except TypeError:
+        raise TypeError(f"step must be an integer, not {type(step).__name__}: {step!r}") from None
+    if not _MIN_STEP < step < _MAX_STEP:
+        raise ValueError(f"step {step} is out of range (a 64-bit integer)")
+    return step
 
 
 def _summarised(summary: Summary, current: float | None, value: float) -> float:

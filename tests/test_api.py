@@ -13,6 +13,7 @@ import hashlib
 import os
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -219,8 +220,8 @@ print("SIGTERM was ignored", flush=True)
 @pytest.mark.parametrize(
     ("function", "steps_before"),
     [
-        ("_summarised", 0),  # while log_metrics holds the run's lock
-        ("executemany", 9_999),  # while the 10,000th step writes the history to the journal
+        ("index_of", 0),  # while log_metrics holds the run's lock (a metric seen the first time)
+        ("_save_history", 4_095),  # while a full block of history goes to the writer thread
     ],
 )
 def test_sigterm_inside_log_metrics_still_records_the_run(
@@ -245,8 +246,9 @@ def test_sigterm_inside_log_metrics_still_records_the_run(
 
 
 def test_ten_thousand_metric_steps_do_not_stall_the_run(tmp_path: Path) -> None:
-    """The history goes to the journal every 10,000 steps, in the middle of log_metrics (run in
-    a child process so that a stall fails the test instead of hanging it)."""
+    """The history goes to the journal in blocks of 4,096 calls, handed over in the middle of
+    log_metrics to a writer thread (run in a child process so that a stall fails the test
+    instead of hanging it)."""
     done = run_child(
         tmp_path,
         """
@@ -261,6 +263,57 @@ def test_ten_thousand_metric_steps_do_not_stall_the_run(tmp_path: Path) -> None:
     assert len(history) == 25_000
     assert history[-1] == (24_999, 1 / 25_000)
     assert sheetlog.load(tmp_path / "runs.xlsx")["metrics.loss"].tolist() == [1 / 25_000]
+
+
+def test_metric_history_keeps_every_value_of_every_type_in_order(where: dict[str, Any]) -> None:
+    """Plain floats and ints, numpy scalars (fast path once seen), nested dicts (flattened every
+    time) and steps given as numpy integers all land in the history and the columns."""
+    import numpy as np
+
+    with sheetlog.start_run(**where) as run:
+        for step in range(5_000):
+            run.log_metrics(
+                {"loss": 1 / (step + 1), "seen": step, "acc": np.float32(step / 5_000)},
+                step=np.int64(step),
+            )
+            if step % 1_000 == 0:
+                run.log_metrics({"val": {"loss": step / 1_000}})
+    history = sheetlog.load_history(run.run_id, journal_dir=where["journal_dir"])
+    loss = history[history["key"] == "loss"]
+    assert loss["step"].tolist() == list(range(5_000))
+    assert loss["value"].tolist() == [1 / (s + 1) for s in range(5_000)]
+    assert history[history["key"] == "acc"]["value"].iloc[-1] == float(np.float32(4_999 / 5_000))
+    val = history[history["key"] == "val.loss"]
+    assert val["value"].tolist() == [0.0, 1.0, 2.0, 3.0, 4.0] and val["step"].isna().all()
+    row = sheetlog.load(where["target"]).iloc[0]
+    assert (row["metrics.seen"], row["metrics.val.loss"]) == (4_999, 4.0)
+
+
+@pytest.mark.parametrize(
+    ("step", "error"), [(1.5, TypeError), ("3", TypeError), (2**70, ValueError)]
+)
+def test_a_step_that_is_not_a_64_bit_integer_is_refused_at_once(
+    where: dict[str, Any], step: Any, error: type[Exception]
+) -> None:
+    with sheetlog.start_run(**where) as run:
+        run.log_metrics({"loss": 0.5}, step=1)
+        with pytest.raises(error, match="step"):
+            run.log_metrics({"loss": 0.4}, step=step)
+    history = sheetlog.load_history(run.run_id, journal_dir=where["journal_dir"])
+    assert history["step"].tolist() == [1]
+
+
+def test_a_history_the_journal_refuses_is_reported_and_the_row_still_written(
+    where: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(self, run_id: str, data: bytes) -> None:
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(Journal, "add_metric_block", refuse)
+    refused = pytest.warns(sheetlog.SheetlogWarning, match="could not save the metric history")
+    with refused, sheetlog.start_run(**where) as run:
+        run.log_metrics({"loss": 0.5}, step=1)
+    assert sheetlog.load(where["target"])["metrics.loss"].tolist() == [0.5]
 
 
 # -- metrics and models ------------------------------------------------------------------------

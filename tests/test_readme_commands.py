@@ -17,13 +17,14 @@ import math
 import os
 import re
 import shutil
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from python_calamine import CalamineWorkbook
+
+from sheetlog.journal import Journal
 
 pytestmark = [pytest.mark.venv, pytest.mark.slow]
 
@@ -134,11 +135,7 @@ def test_readme_quickstart_command_writes_a_sweep_into_runs_xlsx(tmp_path: Path)
     assert len(saved[0]["model_sha256"]) == 64
     # The epoch-by-epoch run: every step in the journal, the column holding the best one.
     (sgd,) = [run for run in runs if run["name"] == "sgd-epochs"]
-    with sqlite3.connect(repo / ".sheetlog" / "journal.db") as journal:
-        steps = journal.execute(
-            "SELECT step, value FROM metric_steps WHERE run_id = ? AND key = 'val_accuracy'",
-            (sgd["run_id"],),
-        ).fetchall()
+    steps = Journal(repo / ".sheetlog").metric_history(sgd["run_id"], "val_accuracy")
     assert [step for step, _ in steps] == list(range(15))
     assert math.isclose(sgd["metrics.val_accuracy"], max(value for _, value in steps))
     # It ends by printing the best runs read back with sheetlog.load().
