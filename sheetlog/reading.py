@@ -22,17 +22,20 @@ from typing import Any
 from .backends.base import Table
 
 _NONFINITE = {"NaN": math.nan, "inf": math.inf, "-inf": -math.inf}
+_NUMBER_TYPES = {int, float}
 _UTC_COLUMNS = ("start_time", "end_time")
 
 
 def to_dataframe(table: Table):  # -> pandas.DataFrame (pandas imported lazily: it is slow)
     import pandas as pd
 
-    width = max([len(table.header), *(len(row) for row in table.rows)])
+    width = max([len(table.header), *map(len, table.rows)])
     header = [_at(table.header, i) or None for i in range(width)]
-    merged = _merge_repeated(
-        [(i, name, [_at(row, i) for row in table.rows]) for i, name in enumerate(header)]
-    )
+    rows = [r if len(r) == width else [*r, *[None] * (width - len(r))] for r in table.rows]
+    values = [list(column) for column in zip(*rows, strict=True)] if rows else [[]] * width
+    indexed = list(zip(range(width), header, values, strict=True))
+    named = [name for name in header if name]
+    merged = _merge_repeated(indexed) if len(set(named)) < len(named) else indexed
     names = _column_names([(index, name) for index, name, _ in merged])
     columns = {name: values for name, (_, _, values) in zip(names, merged, strict=True)}
     frame = pd.DataFrame(
@@ -86,20 +89,26 @@ def _column_names(columns: list[tuple[int, str | None]]) -> list[str]:
 def _restore(name: str, values: list[Any]):
     import pandas as pd
 
-    present = [v for v in values if v is not None]
-    numeric = [v for v in present if isinstance(v, (int, float)) and not isinstance(v, bool)]
-    if present and all(
-        (isinstance(v, (int, float)) and not isinstance(v, bool)) or v in _NONFINITE
-        for v in present
+    kinds = set(map(type, values))
+    kinds.discard(type(None))
+    if kinds and kinds <= _NUMBER_TYPES | {str} and (
+        str not in kinds or all(v in _NONFINITE for v in values if type(v) is str)
     ):
-        floats = [_NONFINITE.get(v, v) if isinstance(v, str) else v for v in values]
-        whole = all(float(v).is_integer() for v in numeric) and len(numeric) == len(present)
+        if str in kinds:
+            values = [_NONFINITE[v] if type(v) is str else v for v in values]
+        whole = kinds <= {int} or (
+            str not in kinds and all(v is None or float(v).is_integer() for v in values)
+        )
         if whole and name.startswith(("params.", "tags.")):
-            return pd.array([None if v is None else int(v) for v in floats], dtype="Int64")
-        return pd.array([math.nan if v is None else float(v) for v in floats], dtype="float64")
-    if present and all(isinstance(v, (dt.datetime, dt.date)) for v in present):
+            return pd.array([None if v is None else int(v) for v in values], dtype="Int64")
+        return pd.array([math.nan if v is None else v for v in values], dtype="float64")
+    if kinds and kinds <= {dt.datetime, dt.date}:
         return pd.to_datetime(pd.Series(values, dtype="object"))
-    return pd.array([_json_or_text(v) for v in values], dtype="object")
+    if str in kinds:
+        texts = "\0" + "\0".join(v for v in values if type(v) is str)
+        if "\0[" in texts or "\0{" in texts:  # some text may be a JSON list or object
+            values = [_json_or_text(v) for v in values]
+    return pd.array(values, dtype="object")
 
 
 def _json_or_text(value: Any) -> Any:
