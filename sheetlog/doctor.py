@@ -18,6 +18,7 @@ from .backends.base import Backend
 from .backends.csv_file import CsvBackend
 from .backends.excel.backend import ExcelBackend
 from .backends.excel.files import office_lock_files
+from .backends.excel.in_place import needs_recovery
 from .errors import TargetError
 from .journal import journal_dir
 from .run import open_journal
@@ -103,6 +104,19 @@ def _folder_check(path: Path) -> Check:
 
 def _workbook_checks(backend: ExcelBackend) -> Iterator[Check]:
     path = backend.path
+    if needs_recovery(path):
+        try:
+            with backend.lock():  # taking the lock plays the undo file back
+                pass
+        except (TargetError, OSError) as error:
+            yield Check("interrupted append", FAIL, f"{path.name} needs repair: {error}")
+            return
+        yield Check(
+            "interrupted append",
+            WARN,
+            f"an append to {path.name} was cut short (crash or kill) and has been undone; its"
+            " runs are still in the journal and go with the next run or `sheetlog flush`",
+        )
     if not path.exists():
         yield Check("workbook", OK, f"{path.name} will be created by the first run (or init)")
     else:

@@ -17,12 +17,14 @@ from pathlib import Path
 
 import openpyxl
 import pytest
+from click.testing import CliRunner
 from python_calamine import CalamineWorkbook
 
 import sheetlog
 from sheetlog.backends.excel import backend as excel_backend
 from sheetlog.backends.excel import in_place
 from sheetlog.backends.excel.backend import ExcelBackend
+from sheetlog.cli import main
 
 REAL_WORKBOOKS = Path(__file__).resolve().parents[2] / "shared" / "real-workbooks"
 
@@ -165,9 +167,11 @@ def test_an_in_place_write_cut_short_is_undone_by_the_next_call(
     monkeypatch.undo()
     assert in_place.needs_recovery(path) and path.read_bytes() != before
 
-    frame = sheetlog.load(str(path))  # reading puts it back first
+    doctor = CliRunner().invoke(main, ["doctor", str(path), "--journal-dir", str(journal)])
+    assert "warn  interrupted append" in doctor.output and "has been undone" in doctor.output
 
     assert path.read_bytes() == before and not in_place.needs_recovery(path)
+    frame = sheetlog.load(str(path))
     assert len(frame) == 501
     assert sheetlog.flush(journal_dir=journal).delivered == {str(path): 1}
     frame = sheetlog.load(str(path))
