@@ -29,6 +29,7 @@ import pytest
 import sheetlog
 import sheetlog.run
 from sheetlog.backends.base import Table
+from sheetlog.backends.gsheets import backend as gsheets_backend
 from sheetlog.backends.gsheets.retry import Backoff
 from sheetlog.errors import SheetlogWarning
 from sheetlog.reading import to_dataframe
@@ -429,41 +430,52 @@ def _insert_named_column(fake: FakeSheetsServer, key: str, index: int, name: str
 
 
 @pytest.mark.parametrize("cut_short", [False, True], ids=["repaired", "repair-cut-short"])
+@pytest.mark.parametrize("header", ["read-just-before", "from-our-last-write"])
 def test_rows_appended_against_a_header_moved_meanwhile_are_put_back(
-    fake: FakeSheetsServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cut_short: bool
+    fake: FakeSheetsServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    cut_short: bool,
+    header: str,
 ) -> None:
-    """Between our header read and our append (no new column of ours), another writer inserts a
-    column in the middle of the header. Our append lands under the old positions; the header
-    in the append's own answer shows it, and our row is rewritten by run_id. With
-    ``cut_short``, the rewrite fails half-way (HTTP 500 on its run_id lookup): the retry
-    finds the row already there, checks it and puts it right, without a second copy."""
+    """Between the moment we learnt the header and our append (no new column of ours), another
+    writer inserts a column in the middle of it. We learnt it either by reading it just before
+    (a fresh process: the other writer strikes while our read is answered) or from the answer
+    to our previous write (the same process: no read at all). Our append lands under the old
+    positions; the header in the append's own answer shows it, and our row is rewritten by
+    run_id. With ``cut_short``, the rewrite fails half-way (HTTP 500 on its run_id lookup):
+    the retry finds the row already there, checks it and puts it right, without a copy."""
     monkeypatch.setenv("SHEETLOG_GSHEETS_TIMEOUT_S", "10")
     key = fake.create_spreadsheet("team runs")
     where = {"target": f"gsheet://{key}/Runs", "capture": False, "journal_dir": tmp_path / "j"}
     first = sheetlog.log_run({"lr": 0.1, "wd": 0.01}, {"acc": 0.5}, **where)
-    header = fake.values(key, "Runs")[0]
-    middle = header.index("params.lr")
+    middle = fake.values(key, "Runs")[0].index("params.lr")
     fake.clear_log()
+    if header == "read-just-before":
+        monkeypatch.setattr(gsheets_backend, "_known_sheets", {})  # as in a fresh process
 
-    def other_writer() -> None:
-        while not any(entry.fault == "slow" for entry in fake.request_log):
-            time.sleep(0.005)
+        def other_writer() -> None:
+            while not any(entry.fault == "slow" for entry in fake.request_log):
+                time.sleep(0.005)
+            _insert_named_column(fake, key, middle, "params.beta")
+
+        fake.inject("slow", match=r"^GET /v4/spreadsheets/[^/]+$", delay=0.5)  # our read
+        thread = threading.Thread(target=other_writer)
+        thread.start()
+    else:
         _insert_named_column(fake, key, middle, "params.beta")
-
-    fake.inject("slow", match=r"^GET /v4/spreadsheets/[^/]+$", delay=0.5)  # our header read
     if cut_short:
         fake.inject("500", match=r"^GET .*/values/'Runs'!A2:A$")  # the repair's run_id lookup
-    thread = threading.Thread(target=other_writer)
-    thread.start()
     with warnings.catch_warnings():
         warnings.simplefilter("error", SheetlogWarning)
         second = sheetlog.log_run({"lr": 0.2, "wd": 0.02}, {"acc": 0.6}, **where)
-    thread.join()
+    if header == "read-just-before":
+        thread.join()
 
     assert fake.faults.pending() == []  # every fault was met: the race did happen
-    header, rows = _sheet_rows(fake, key)
-    assert header[middle] == "params.beta"
-    by_run = {row[0]: dict(zip(header, row + [""] * len(header), strict=False)) for row in rows}
+    names, rows = _sheet_rows(fake, key)
+    assert names[middle] == "params.beta"
+    by_run = {row[0]: dict(zip(names, row + [""] * len(names), strict=False)) for row in rows}
     assert len(rows) == 2 and set(by_run) == {first["run_id"], second["run_id"]}
     assert [by_run[second["run_id"]][n] for n in ("params.lr", "params.wd", "metrics.acc")] == [
         0.2,

@@ -40,6 +40,7 @@ from .retry import Backoff, with_retries
 from .titles import WorksheetTitles
 
 DEFAULT_WORKSHEET = "Runs"
+_known_sheets: dict[str, _Sheet] = {}  # per process, by target key: see _write_once
 APPEND_CHUNK_BYTES = 1_800_000
 # What one read (and every append's answer) tells: properties, filter, the cells read.
 SHEET_FIELDS = (
@@ -219,7 +220,11 @@ class GoogleSheetBackend:
             raise TargetError(self._explain(error)) from error
 
     def _write_once(self, records: Sequence[dict[str, Any]], suspects: set[str]) -> WriteResult:
-        sheet = self._sheet(records)
+        # The worksheet as this process's last write left it (its answer carries the header)
+        # saves the read: if another writer moved columns since, the append's answer shows it
+        # and our rows are put right. Dropped first, so that a failure leads to a fresh read.
+        known = _known_sheets.pop(self.key, None)
+        sheet = known if known is not None and not suspects else self._sheet(records)
         plan = _plan(sheet.header, records)
         if "run_id" in plan.columns and suspects:
             present = self._column_values(sheet, plan.columns["run_id"])
@@ -237,6 +242,8 @@ class GoogleSheetBackend:
             self._append(sheet, plan, rows, setup)
         else:
             self._append_in_bulk(sheet, plan, setup)
+        sheet.has_rows = True
+        _known_sheets[self.key] = sheet
         return plan.result
 
     def _append(
@@ -288,6 +295,8 @@ class GoogleSheetBackend:
         sheet.rows, sheet.columns = after.rows, after.columns
         if after.header[: len(sheet.header)] != sheet.header:
             self._repair(sheet, plan, plan.rows, after.header)
+        else:  # columns others added at the end: known from now on
+            sheet.header, sheet.filter_columns = after.header, after.filter_columns
 
     def _append_in_bulk(self, sheet: _Sheet, plan: _Plan, setup: list[dict[str, Any]]) -> None:
         """Rows too many for one request (a sync, a long offline spell): plain values.append
