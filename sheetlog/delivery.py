@@ -3,6 +3,12 @@
 Every delivery takes *all* runs pending for a target (not only the run that just finished) and
 writes them in one go. A target that cannot take them leaves them pending, with the reason stored
 in the journal and shown as a ``SheetlogWarning``.
+
+Group commit: processes sharing a journal deliver one at a time (a lock file per target in the
+journal directory). A run that ends while another process is delivering to its target does not
+wait for it: that process, the *leader*, takes every run pending when it starts a write, and
+before it lets go it looks again, so a run committed meanwhile is written by it or by the next
+leader (``deliver(..., wait=False)``). An explicit flush waits its turn instead.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from .targets import open_target
 
 BATCH_SIZE = 5_000
 LOCK_TIMEOUT_S = 120
+_LEADER_ROUNDS = 1_000  # a leader hands over when others keep it writing that long
 
 
 @dataclass
@@ -43,48 +50,63 @@ class DeliveryReport:
         self.errors.update(other.errors)
 
 
-def deliver(journal: Journal, target: str) -> DeliveryReport:
-    """Write every run pending for ``target``; failures are warned about, never raised."""
+def deliver(journal: Journal, target: str, *, wait: bool = True) -> DeliveryReport:
+    """Write every run pending for ``target``; failures are warned about, never raised.
+
+    ``wait=False`` (a run just ended): when another process sharing the journal is delivering
+    to ``target``, return at once and leave the run to it (see the module docstring)."""
     report = DeliveryReport(delivered={target: 0})
     try:
         backend = open_target(target, cache_dir=journal.directory)
     except ValueError as error:
         return _keep_pending(journal, target, journal.pending(target), str(error), report)
-    runs: list[PendingRun] = []
-    try:
-        with _journal_lock(journal, target), backend.lock():
-            rejected = 0
-            while True:
-                runs = journal.pending(target, BATCH_SIZE, offset=rejected)
-                if not runs:
-                    break
-                rejected += _deliver_batch(journal, target, backend, runs, report)
-                if len(runs) < BATCH_SIZE:
-                    break
-    except TargetError as error:
-        return _keep_pending(journal, target, runs or journal.pending(target), str(error), report)
-    except Exception as error:  # a bug must not cost the user their training run
-        reason = f"unexpected {type(error).__name__}: {error} (please report this)"
-        return _keep_pending(journal, target, runs or journal.pending(target), reason, report)
+    for _ in range(_LEADER_ROUNDS):
+        runs: list[PendingRun] = []
+        try:
+            with _journal_lock(journal, target, wait) as held:
+                if not held:  # the leader will write our runs
+                    return report
+                with backend.lock():
+                    rejected = 0
+                    while True:
+                        runs = journal.pending(target, BATCH_SIZE, offset=rejected)
+                        if not runs:
+                            break
+                        rejected += _deliver_batch(journal, target, backend, runs, report)
+                        if len(runs) < BATCH_SIZE:
+                            break
+        except TargetError as error:
+            return _keep_pending(
+                journal, target, runs or journal.pending(target), str(error), report
+            )
+        except Exception as error:  # a bug must not cost the user their training run
+            reason = f"unexpected {type(error).__name__}: {error} (please report this)"
+            return _keep_pending(journal, target, runs or journal.pending(target), reason, report)
+        if report.pending or not journal.has_pending(target):
+            return report
+        # Runs committed while we wrote, by processes that left them to us: once more.
     return report
 
 
 @contextlib.contextmanager
-def _journal_lock(journal: Journal, target: str) -> Iterator[None]:
+def _journal_lock(journal: Journal, target: str, wait: bool) -> Iterator[bool]:
     """Held while this journal's runs go to ``target``: processes sharing a journal would
     otherwise read the same pending runs and both send them (a Google Sheet, unlike a workbook
-    file, has no lock of its own)."""
+    file, has no lock of its own). Yields whether it is held (``wait=False`` does not wait)."""
     digest = hashlib.sha256(target.encode()).hexdigest()[:16]
-    lock = FileLock(journal.directory / f"delivery-{digest}.lock", timeout=LOCK_TIMEOUT_S)
+    lock = FileLock(journal.directory / f"delivery-{digest}.lock")
     try:
-        lock.acquire(poll_interval=0.01)
+        lock.acquire(timeout=LOCK_TIMEOUT_S if wait else 0, poll_interval=0.01)
     except Timeout as error:
+        if not wait:
+            yield False
+            return
         raise TargetError(
             f"another sheetlog process sharing the journal {journal.directory} was still"
             f" writing to {target} after {LOCK_TIMEOUT_S} s"
         ) from error
     try:
-        yield
+        yield True
     finally:
         lock.release()
 

@@ -161,6 +161,14 @@ class Journal:
             ).fetchall()
         return [target for (target,) in rows]
 
+    def has_pending(self, target: str) -> bool:
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT 1 FROM deliveries WHERE target = ? AND state = 'pending' LIMIT 1",
+                (target,),
+            ).fetchone()
+        return row is not None
+
     def pending_summary(self) -> list[PendingSummary]:
         """How many runs each target still owes, and the latest reason."""
         with self._lock:

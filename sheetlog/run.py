@@ -234,7 +234,7 @@ class Run:
             attach.write(self._attach_file, record)
             return record
         self.journal.add_run(record, [self.target])
-        deliver(self.journal, self.target)
+        deliver(self.journal, self.target, wait=False)
         return record
 
     def absorb(self, record: Mapping[str, CellValue]) -> None:
