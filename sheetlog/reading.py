@@ -90,22 +90,27 @@ def _restore(name: str, values: list[Any]):
     import pandas as pd
 
     kinds = set(map(type, values))
+    gaps = type(None) in kinds
     kinds.discard(type(None))
-    if kinds and kinds <= _NUMBER_TYPES | {str} and (
-        str not in kinds or all(v in _NONFINITE for v in values if type(v) is str)
+    if (
+        kinds
+        and kinds <= _NUMBER_TYPES | {str}
+        and (str not in kinds or all(v in _NONFINITE for v in values if type(v) is str))
     ):
         if str in kinds:
             values = [_NONFINITE[v] if type(v) is str else v for v in values]
-        whole = kinds <= {int} or (
-            str not in kinds and all(v is None or float(v).is_integer() for v in values)
+        whole = name.startswith(("params.", "tags.")) and (
+            kinds <= {int}
+            or (str not in kinds and all(v is None or float(v).is_integer() for v in values))
         )
-        if whole and name.startswith(("params.", "tags.")):
+        if whole:
             return pd.array([None if v is None else int(v) for v in values], dtype="Int64")
         return pd.array([math.nan if v is None else v for v in values], dtype="float64")
     if kinds and kinds <= {dt.datetime, dt.date}:
         return pd.to_datetime(pd.Series(values, dtype="object"))
     if str in kinds:
-        texts = "\0" + "\0".join(v for v in values if type(v) is str)
+        strings = [v for v in values if type(v) is str] if gaps or len(kinds) > 1 else values
+        texts = "\0" + "\0".join(strings)
         if "\0[" in texts or "\0{" in texts:  # some text may be a JSON list or object
             values = [_json_or_text(v) for v in values]
     return pd.array(values, dtype="object")

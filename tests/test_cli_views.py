@@ -256,6 +256,65 @@ def test_a_big_table_as_a_real_process(big, frame):
     assert lines[-1].startswith(frame.loc[frame["start_time"].idxmax(), "run_id"][:8])
 
 
+def on_a_terminal(*args: str, lines: int = 15) -> tuple[int, list[str], str]:
+    """``sheetlog ARGS`` as a real process whose stdout is a (pseudo-)terminal ``lines`` high."""
+    pty = pytest.importorskip("pty")
+    leader, follower = pty.openpty()
+    env = {**os.environ, "COLUMNS": "100", "LINES": str(lines)}
+    child = subprocess.Popen(
+        [sys.executable, "-m", "sheetlog", *args], stdout=follower, stderr=subprocess.PIPE, env=env
+    )
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # EIO: the process has closed the terminal
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(leader)
+    stderr = child.stderr.read().decode()
+    child.wait(timeout=120)
+    return child.returncode, b"".join(chunks).decode().splitlines(), stderr
+
+
+def test_on_a_terminal_ls_shows_a_screenful(big, frame):
+    code, lines, stderr = on_a_terminal("ls", big, lines=15)
+    assert code == 0, stderr
+    newest = frame.sort_values("start_time").tail(10)
+    assert len(lines) == 2 + 10
+    assert [line[:8] for line in lines[2:]] == [run_id[:8] for run_id in newest["run_id"]]
+    assert "showing the most recent 10 of 1000 runs (--limit 0 shows all" in stderr
+
+    code, lines, stderr = on_a_terminal("ls", big, "--sort", "accuracy", "--desc", lines=15)
+    best = frame.sort_values("start_time", kind="stable").sort_values(
+        "metrics.accuracy", ascending=False, kind="stable"
+    )
+    assert [line[:8] for line in lines[2:]] == [run_id[:8] for run_id in best["run_id"][:10]]
+    assert "showing the first 10 of 1000 runs" in stderr
+
+    code, lines, stderr = on_a_terminal("ls", big, "--limit", "0", lines=15)
+    assert (code, len(lines)) == (0, 2 + 1000)
+    assert "showing" not in stderr
+
+
+def test_limit_zero_shows_all_and_few_rows_read_as_all_do(big):
+    assert len(invoke("ls", big, "--limit", "0").stdout.splitlines()) == 2 + 1000
+    assert invoke("ls", big, "--limit", "-1").exit_code == 2
+    # the rows shown are typed on their own; they read as in the whole table
+    columns = ["-c", "run_id,name,status,start_time,lr,batch_size,accuracy,loss,team"]
+    every = invoke("ls", big, *columns).stdout.splitlines()
+    few = invoke("ls", big, *columns, "--limit", "7").stdout.splitlines()
+    assert [line.split() for line in few[2:]] == [line.split() for line in every[-7:]]
+    query = ["--where", "lr<0.05", "--where", "status!=FAILED", "--sort", "loss", "--limit", "50"]
+    table = invoke("ls", big, *query, "-c", "run_id", width=40).stdout.splitlines()[2:]
+    assert [line.strip() for line in table] == [
+        r["run_id"][:8] for r in json_out("ls", big, *query)
+    ]
+
+
 # --- show, best, diff ------------------------------------------------------------------------
 
 

@@ -12,7 +12,7 @@ import pandas as pd
 
 from ..schema import group_of
 from .run_output import cells_for_table, is_missing, is_numeric, short_names, value_text
-from .table_text import TextColumn, fit, key_value_lines, render
+from .table_text import TextColumn, fit, key_value_lines, render, render_blocks
 
 _LEADING = ("run_id", "name", "status")
 _CONTEXT = re.compile(r"(command|host|user)$|(sys|git|packages)\.")
@@ -20,8 +20,11 @@ _LOWER_IS_BETTER = ("loss", "error", "err", "mae", "mse", "rmse", "perplexity")
 _GROUP_TITLES = {3: "Parameters", 4: "Metrics", 5: "Tags", 6: "Model", 8: "Context"}
 
 
-def runs_table(frame: pd.DataFrame, chosen: list[str] | None, width: int) -> tuple[str, list[str]]:
-    """The table for ``ls`` and the headers of the columns that did not fit.
+def runs_table(
+    frame: pd.DataFrame, chosen: list[str] | None, width: int
+) -> tuple[Iterator[str], list[str]]:
+    """The table for ``ls`` (blocks of lines, see ``render_blocks``) and the headers of the
+    columns that did not fit.
 
     Without ``chosen`` columns: run_id, name and status, then the columns whose values differ
     between these runs, then the constant ones (see ``_table_rank`` for the order inside each).
@@ -36,7 +39,7 @@ def runs_table(frame: pd.DataFrame, chosen: list[str] | None, width: int) -> tup
         keep = len(leading)
     headers = short_names(list(frame.columns))
     shown = fit(_text_columns(frame, order, headers), width, keep)
-    return render(shown), [headers[name] for name in order[len(shown) :]]
+    return render_blocks(shown), [headers[name] for name in order[len(shown) :]]
 
 
 def _text_columns(

@@ -40,7 +40,7 @@ def cells_for_table(series: pd.Series) -> pd.Series:
         return text.where(series.notna(), "")
     if pd.api.types.is_integer_dtype(series) or pd.api.types.is_bool_dtype(series):
         return series.astype("str").where(series.notna(), "")
-    if pd.api.types.is_object_dtype(series):
+    if pd.api.types.is_object_dtype(series) and pd.api.types.infer_dtype(series) != "string":
         series = series.map(value_text, na_action="ignore")
     text = series.fillna("").astype("str")
     if text.str.contains("\n|\r", regex=True).any():

@@ -9,12 +9,15 @@ from __future__ import annotations
 import difflib
 import fnmatch
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import click
 import pandas as pd
 
+from ..backends.base import Table
+from ..reading import to_dataframe
 from ..schema import ADOPTABLE_PREFIXES
 
 _OPERATORS = ("<=", ">=", "!=", "==", "=", "<", ">", "~")
@@ -166,14 +169,64 @@ def _as_text(series: pd.Series) -> pd.Series:
     return series.map(str, na_action="ignore").astype("str")
 
 
-def select(frame: pd.DataFrame, where: tuple[str, ...]) -> pd.DataFrame:
+def select(frame: pd.DataFrame, conditions: list[Condition]) -> pd.DataFrame:
     """The rows satisfying every ``--where`` condition."""
-    columns = list(frame.columns)
-    conditions = [Condition.parse(text, columns) for text in where]
     keep = pd.Series(True, index=frame.index)
     for condition in conditions:
         keep &= condition.mask(frame)
     return frame[keep]
+
+
+def pick_runs(
+    frame: pd.DataFrame,
+    conditions: list[Condition],
+    sort_column: str | None,
+    desc: bool,
+    limit: int | None,
+    screen: int | None,
+) -> tuple[pd.DataFrame, int]:
+    """The runs ``ls`` shows, in order, and how many satisfy ``conditions``: the ``limit`` most
+    recent (start-time order, or ``sort_column``'s), then, when a screen's worth of ``screen``
+    rows is wanted, the first of them by ``--sort`` or else the most recent."""
+    frame = newest_last(select(frame, conditions))
+    matched = len(frame)
+    if limit:
+        frame = frame.tail(limit)
+    if sort_column:
+        frame = sort_by(frame, sort_column, desc)
+        return (frame.head(screen) if screen else frame), matched
+    if screen:
+        frame = frame.tail(screen)
+    return (frame.iloc[::-1] if desc else frame), matched
+
+
+def plain_names(table: Table) -> list[str] | None:
+    """The column names of ``table`` when every column has a name of its own (as sheetlog writes
+    them): then each column is typed on its own, and ``typed_runs`` can type a few at a time."""
+    header = table.header
+    width = max([len(header), *map(len, table.rows)])
+    if len(header) < width or None in header or len(set(header)) < len(header):
+        return None
+    return header
+
+
+def typed_runs(
+    table: Table, names: list[str], columns: list[str], rows: Sequence[int]
+) -> pd.DataFrame:
+    """``columns`` of the ``rows`` (positions) of a table with ``plain_names``, typed as
+    ``sheetlog.load`` types them when those rows are all there is, indexed by position."""
+    if columns == names:
+        picked = [table.rows[position] for position in rows]
+    else:
+        where = [names.index(name) for name in columns]
+        picked = [[_at(table.rows[position], i) for i in where] for position in rows]
+    frame = to_dataframe(Table(columns, picked)) if columns else pd.DataFrame(index=rows)
+    frame.index = rows
+    return frame
+
+
+def parse_where(where: tuple[str, ...], columns: list[str]) -> list[Condition]:
+    return [Condition.parse(text, columns) for text in where]
 
 
 def newest_last(frame: pd.DataFrame) -> pd.DataFrame:
@@ -230,6 +283,10 @@ def find_run(frame: pd.DataFrame, key: str, target: str) -> pd.Series:
         f"no run {key!r} in {target} (looked for a run_id, a run_id prefix of 4 or more"
         " characters, and a run name)"
     )
+
+
+def _at(row: list[Any], index: int) -> Any:
+    return row[index] if index < len(row) else None
 
 
 def _listing(runs: pd.DataFrame, most: int = 5) -> str:

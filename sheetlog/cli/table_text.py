@@ -6,7 +6,7 @@ a 10,000-row table is a handful of pandas string operations per shown column.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import pandas as pd
@@ -68,17 +68,20 @@ def fit(columns: Iterable[TextColumn], width: int, keep: int = 1) -> list[tuple[
 
 def render(shown: list[tuple[TextColumn, int]]) -> str:
     """The header line, a rule, and one line per row."""
+    return "\n".join(render_blocks(shown))
+
+
+def render_blocks(shown: list[tuple[TextColumn, int]], rows: int = 2000) -> Iterator[str]:
+    """``render``'s text in blocks: the header and rule, then ``rows`` lines at a time."""
     header = GAP.join(_align_one(cut(column.header, w), w, column.right) for column, w in shown)
-    rule = GAP.join("-" * w for _, w in shown)
-    lines = [header.rstrip(), rule]
-    if len(shown[0][0].cells):
+    yield header.rstrip() + "\n" + GAP.join("-" * w for _, w in shown)
+    for start in range(0, len(shown[0][0].cells), rows):
         body = None
         for column, w in shown:
-            cells = cut_cells(column.cells, w)
+            cells = cut_cells(column.cells.iloc[start : start + rows], w)
             cells = cells.str.rjust(w) if column.right else cells.str.ljust(w)
             body = cells if body is None else body + GAP + cells
-        lines.extend(body.str.rstrip().tolist())
-    return "\n".join(lines)
+        yield "\n".join(body.str.rstrip().tolist())
 
 
 def _align_one(text: str, width: int, right: bool) -> str:
