@@ -21,7 +21,6 @@ import sys
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import IO
 
@@ -245,6 +244,8 @@ def _system_columns() -> dict[str, object]:
 def _distribution_version(distribution: str) -> str | None:
     """Installed version (cached: a process does not change its installed packages, and the
     metadata lookup costs milliseconds on every run)."""
+    from importlib import metadata  # imported when needed: it is slow to import
+
     try:
         return metadata.version(distribution)
     except Exception:  # not installed under that name (tensorflow-cpu, ...) or broken metadata
