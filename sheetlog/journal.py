@@ -21,6 +21,11 @@ from typing import Any
 
 from .history import decode
 
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None  # type: ignore[assignment]
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
     run_id  TEXT PRIMARY KEY,
@@ -84,6 +89,7 @@ class Journal:
         self.directory.mkdir(parents=True, exist_ok=True)
         self.path = self.directory / "journal.db"
         self._lock = threading.RLock()
+        self._writer = _WriterLock(self.directory / "journal.db-writer.lock")
         self._conn = sqlite3.connect(
             self.path, timeout=60, isolation_level=None, check_same_thread=False
         )
@@ -97,9 +103,10 @@ class Journal:
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+            self._writer.close()
 
     def _transaction(self) -> _Transaction:
-        return _Transaction(self._conn, self._lock)
+        return _Transaction(self._conn, self._lock, self._writer)
 
     def add_run(self, record: dict[str, Any], targets: Sequence[str]) -> None:
         """Commit a finished run and mark it pending for every target (replaces an earlier copy)."""
@@ -229,15 +236,44 @@ class Journal:
         return rows
 
 
-class _Transaction:
-    """``BEGIN IMMEDIATE`` ... ``COMMIT`` under the connection's thread lock."""
+class _WriterLock:
+    """Processes take turns writing the journal through a blocking ``flock``: a waiting writer
+    is woken the moment the lock is free, where SQLite's busy handler would sleep 1, 2, 5, 10 ...
+    ms between tries (which caps many processes logging at once). POSIX only; elsewhere the
+    busy handler alone serialises writers."""
 
-    def __init__(self, conn: sqlite3.Connection, lock: threading.RLock) -> None:
+    def __init__(self, path: Path) -> None:
+        self._file = open(path, "a+b") if fcntl is not None else None  # noqa: SIM115
+
+    def acquire(self) -> None:
+        if self._file is not None:
+            fcntl.flock(self._file.fileno(), fcntl.LOCK_EX)
+
+    def release(self) -> None:
+        if self._file is not None:
+            fcntl.flock(self._file.fileno(), fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+
+
+class _Transaction:
+    """``BEGIN IMMEDIATE`` ... ``COMMIT`` under the connection's thread lock and the journal's
+    writer lock."""
+
+    def __init__(self, conn: sqlite3.Connection, lock: threading.RLock, writer: _WriterLock):
         self._conn = conn
         self._lock = lock
+        self._writer = writer
 
     def __enter__(self) -> sqlite3.Connection:
         self._lock.acquire()
+        try:
+            self._writer.acquire()
+        except BaseException:
+            self._lock.release()
+            raise
         try:
             if self._conn.in_transaction:
                 # The SIGTERM handler interrupted this thread's own transaction, which will never
@@ -245,6 +281,7 @@ class _Transaction:
                 self._conn.execute("COMMIT")
             self._conn.execute("BEGIN IMMEDIATE")
         except BaseException:
+            self._writer.release()
             self._lock.release()
             raise
         return self._conn
@@ -253,6 +290,7 @@ class _Transaction:
         try:
             self._conn.execute("ROLLBACK" if exc_type else "COMMIT")
         finally:
+            self._writer.release()
             self._lock.release()
 
 
