@@ -243,19 +243,21 @@ class _WriterLock:
     busy handler alone serialises writers."""
 
     def __init__(self, path: Path) -> None:
-        self._file = open(path, "a+b") if fcntl is not None else None  # noqa: SIM115
+        # A bare descriptor: the journal stays open for the process's life (the OS closes it).
+        self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644) if fcntl is not None else None
 
     def acquire(self) -> None:
-        if self._file is not None:
-            fcntl.flock(self._file.fileno(), fcntl.LOCK_EX)
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
 
     def release(self) -> None:
-        if self._file is not None:
-            fcntl.flock(self._file.fileno(), fcntl.LOCK_UN)
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
 
     def close(self) -> None:
-        if self._file is not None:
-            self._file.close()
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
 
 class _Transaction:
