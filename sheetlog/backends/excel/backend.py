@@ -26,6 +26,7 @@ from .files import check_not_open, check_workbook_file, damaged
 from .in_place import append_in_place, needs_recovery, open_stored_sheet, recover
 from .package import Package
 from .sharedstrings import SharedStrings
+from .sheet_cells import sheet_cells
 from .styles import Styles
 from .tables import grow_tables, table_parts
 from .workbook import DEFAULT_SHEET, SheetEntry, WorkbookIndex, check_sheet_name
@@ -169,8 +170,6 @@ class ExcelBackend:
                 temporary.unlink()
 
     def read(self) -> Table:
-        from python_calamine import CalamineWorkbook
-
         if not self.path.exists():
             return Table([], [])
         if needs_recovery(self.path):  # an append was cut short: put the workbook back
@@ -179,15 +178,23 @@ class ExcelBackend:
         check_workbook_file(self.path)
         with Package(self.path) as package:
             entry = WorkbookIndex(package).find(self.sheet)
-        if entry is None:
-            return Table([], [])
-        workbook = CalamineWorkbook.from_path(str(self.path))
-        cells = workbook.get_sheet_by_name(entry.name).to_python(skip_empty_area=False)
+            cells = sheet_cells(package, entry) if entry is not None else []
         if not cells:
             return Table([], [])
         header = [str(value).strip() if value not in ("", None) else None for value in cells[0]]
-        rows = [[None if value == "" else value for value in row] for row in cells[1:]]
-        return Table(header, [row for row in rows if any(v is not None for v in row)])
+        return Table(header, _values_rows(cells[1:]))
+
+
+def _values_rows(cells: list[list[Any]]) -> list[list[Any]]:
+    """calamine's rows with empty cells as None, empty rows left out."""
+    rows = []
+    for row in cells:
+        if "" in row:  # rows without an empty cell (most of them) are kept as they are
+            if row.count("") == len(row):
+                continue
+            row = [None if value == "" else value for value in row]
+        rows.append(row)
+    return rows
 
 
 def _writer_gone(pid: int) -> bool:

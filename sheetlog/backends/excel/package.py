@@ -12,6 +12,7 @@ import struct
 import zipfile
 import zlib
 from pathlib import Path
+from typing import IO
 
 from .chunked import Compressed, chunk_lengths, recompress
 from .worksheet import Edit
@@ -76,6 +77,10 @@ class Package:
         if name in self._new:
             return self._new[name]
         return self._zip.read(name)
+
+    def open(self, name: str) -> IO[bytes]:
+        """A stored part as a stream (decompressed as it is read)."""
+        return self._zip.open(name)
 
     def write(self, name: str, data: bytes) -> None:
         """Replace a part, or add it when the package has none by that name."""

@@ -98,6 +98,16 @@ class WorkbookIndex:
                 entries.append(SheetEntry(_attr(sheet, b"name") or "", part, is_worksheet))
         return entries
 
+    def related(self, kinds: tuple[str, ...]) -> list[str]:
+        """The parts the workbook part relates to by a relationship type ending in one of
+        ``kinds`` (``"/styles"``, ``"/sharedStrings"``)."""
+        parts = []
+        for rel in _RELATIONSHIP.findall(self.rels):
+            target, kind = _attr(rel, b"Target"), _attr(rel, b"Type")
+            if target and kind and kind.endswith(kinds):
+                parts.append(_resolve(self.folder, target))
+        return parts
+
     def find(self, requested: str | None) -> SheetEntry | None:
         """The runs sheet: the one named (case-insensitive); with no name, 'Runs', else the only
         worksheet. None when it has to be added."""
