@@ -10,6 +10,9 @@
   ``Int64`` when some runs lack the value).
 - Text holding a JSON list or object (how lists and dicts are stored) becomes that list or dict.
 - ``start_time`` and ``end_time`` are time-zone aware (UTC), as sheetlog writes them in UTC.
+
+The typing itself (``typed_column``) is plain Python, so that ``sheetlog ls`` can type the few
+rows it shows without importing pandas.
 """
 
 from __future__ import annotations
@@ -17,7 +20,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
-from typing import Any
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
 
 from .backends.base import Table
 
@@ -25,26 +30,112 @@ _NONFINITE = {"NaN": math.nan, "inf": math.inf, "-inf": -math.inf}
 _NUMBER_TYPES = {int, float}
 _UTC_COLUMNS = ("start_time", "end_time")
 
+Kind = Literal["integer", "float", "time", "object"]
+
+
+@dataclass
+class Column:
+    """A column's values as ``to_dataframe`` types them, in plain Python: ``integer`` (int or
+    None), ``float`` (NaN when missing), ``time`` (naive datetimes in UTC, or None) and
+    ``object`` (anything, None when missing)."""
+
+    kind: Kind
+    values: list[Any]
+
 
 def to_dataframe(table: Table):  # -> pandas.DataFrame (pandas imported lazily: it is slow)
     import pandas as pd
 
-    width = max([len(table.header), *map(len, table.rows)])
-    header = [_at(table.header, i) or None for i in range(width)]
-    rows = [r if len(r) == width else [*r, *[None] * (width - len(r))] for r in table.rows]
+    plain = plain_table(table)
+    values = [list(column) for column in zip(*plain.rows, strict=True)] if plain.rows else None
+    frame = pd.DataFrame(
+        {
+            name: _array(name, typed_column(name, values[i] if values else []))
+            for i, name in enumerate(plain.header)
+        },
+        columns=plain.header,
+    )
+    return frame
+
+
+def plain_table(table: Table) -> Table:
+    """``table`` with a name of its own for every column and every row as wide as the header:
+    repeated names merged or numbered and unnamed columns named (see the module docstring).
+    A table that is already so is returned as it is."""
+    header = table.header
+    width = max([len(header), *map(len, table.rows)])
+    rows = table.rows
+    if any(len(row) != width for row in rows):
+        rows = [r if len(r) == width else [*r, *[None] * (width - len(r))] for r in rows]
+    if len(header) == width and None not in header and len(set(header)) == len(header):
+        return table if rows is table.rows else Table(header, rows)
+    header = [_at(header, i) or None for i in range(width)]
     values = [list(column) for column in zip(*rows, strict=True)] if rows else [[]] * width
     indexed = list(zip(range(width), header, values, strict=True))
     named = [name for name in header if name]
     merged = _merge_repeated(indexed) if len(set(named)) < len(named) else indexed
     names = _column_names([(index, name) for index, name, _ in merged])
-    columns = {name: values for name, (_, _, values) in zip(names, merged, strict=True)}
-    frame = pd.DataFrame(
-        {name: _restore(name, values) for name, values in columns.items()}, columns=names
-    )
-    for name in _UTC_COLUMNS:
-        if name in frame and pd.api.types.is_datetime64_any_dtype(frame[name]):
-            frame[name] = frame[name].dt.tz_localize("UTC")
-    return frame
+    columns = [values for _, _, values in merged]
+    return Table(names, [list(row) for row in zip(*columns, strict=True)] if rows else [])
+
+
+def typed_columns(table: Table, names: Sequence[str], rows: Sequence[int]) -> dict[str, Column]:
+    """The ``names`` columns of a ``plain_table``, for the rows at positions ``rows`` only,
+    typed as if those rows were the whole table."""
+    where = {name: index for index, name in enumerate(table.header)}
+    return {
+        name: typed_column(name, [table.rows[row][where[name]] for row in rows]) for name in names
+    }
+
+
+def typed_column(name: str, values: list[Any]) -> Column:
+    """The column ``name`` holding ``values`` (as read from a sheet), typed."""
+    kinds = set(map(type, values))
+    gaps = type(None) in kinds
+    kinds.discard(type(None))
+    if (
+        kinds
+        and kinds <= _NUMBER_TYPES | {str}
+        and (str not in kinds or all(v in _NONFINITE for v in values if type(v) is str))
+    ):
+        if str in kinds:
+            values = [_NONFINITE[v] if type(v) is str else v for v in values]
+        whole = name.startswith(("params.", "tags.")) and (
+            kinds <= {int}
+            or (str not in kinds and all(v is None or float(v).is_integer() for v in values))
+        )
+        if whole:
+            return Column("integer", [None if v is None else int(v) for v in values])
+        return Column("float", [math.nan if v is None else float(v) for v in values])
+    if kinds and kinds <= {dt.datetime, dt.date}:
+        return Column("time", [None if v is None else _naive_utc(v) for v in values])
+    if str in kinds:
+        strings = [v for v in values if type(v) is str] if gaps or len(kinds) > 1 else values
+        texts = "\0" + "\0".join(strings)
+        if "\0[" in texts or "\0{" in texts:  # some text may be a JSON list or object
+            values = [_json_or_text(v) for v in values]
+    return Column("object", list(values))
+
+
+def _array(name: str, column: Column):  # -> a pandas array or Series
+    import pandas as pd
+
+    if column.kind == "integer":
+        return pd.array(column.values, dtype="Int64")
+    if column.kind == "float":
+        return pd.array(column.values, dtype="float64")
+    if column.kind == "time":
+        times = pd.to_datetime(pd.Series(column.values, dtype="object"))
+        return times.dt.tz_localize("UTC") if name in _UTC_COLUMNS else times
+    return pd.array(column.values, dtype="object")
+
+
+def _naive_utc(value: dt.date) -> dt.datetime:
+    if not isinstance(value, dt.datetime):
+        return dt.datetime(value.year, value.month, value.day)
+    if value.tzinfo is not None:
+        return value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    return value
 
 
 def _at(row: list[Any], index: int) -> Any:
@@ -84,36 +175,6 @@ def _column_names(columns: list[tuple[int, str | None]]) -> list[str]:
             seen[name] = 0
         names.append(name)
     return names
-
-
-def _restore(name: str, values: list[Any]):
-    import pandas as pd
-
-    kinds = set(map(type, values))
-    gaps = type(None) in kinds
-    kinds.discard(type(None))
-    if (
-        kinds
-        and kinds <= _NUMBER_TYPES | {str}
-        and (str not in kinds or all(v in _NONFINITE for v in values if type(v) is str))
-    ):
-        if str in kinds:
-            values = [_NONFINITE[v] if type(v) is str else v for v in values]
-        whole = name.startswith(("params.", "tags.")) and (
-            kinds <= {int}
-            or (str not in kinds and all(v is None or float(v).is_integer() for v in values))
-        )
-        if whole:
-            return pd.array([None if v is None else int(v) for v in values], dtype="Int64")
-        return pd.array([math.nan if v is None else v for v in values], dtype="float64")
-    if kinds and kinds <= {dt.datetime, dt.date}:
-        return pd.to_datetime(pd.Series(values, dtype="object"))
-    if str in kinds:
-        strings = [v for v in values if type(v) is str] if gaps or len(kinds) > 1 else values
-        texts = "\0" + "\0".join(strings)
-        if "\0[" in texts or "\0{" in texts:  # some text may be a JSON list or object
-            values = [_json_or_text(v) for v in values]
-    return pd.array(values, dtype="object")
 
 
 def _json_or_text(value: Any) -> Any:

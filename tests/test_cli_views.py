@@ -256,6 +256,28 @@ def test_a_big_table_as_a_real_process(big, frame):
     assert lines[-1].startswith(frame.loc[frame["start_time"].idxmax(), "run_id"][:8])
 
 
+def _imported_by(*args: str) -> tuple[subprocess.CompletedProcess, set[str]]:
+    """``sheetlog ARGS`` as a real process, and the top-level packages it imported."""
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "sheetlog", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "100"},
+        timeout=120,
+    )
+    lines = [line for line in done.stderr.splitlines() if line.startswith("import time:")]
+    return done, {line.rsplit("|", 1)[-1].strip().split(".")[0] for line in lines}
+
+
+def test_ls_lays_out_its_table_without_pandas(big):
+    """Importing pandas (and the logging machinery) would cost ls half a second of start-up."""
+    done, imported = _imported_by("ls", big, "--limit", "5")
+    assert done.returncode == 0 and len(done.stdout.splitlines()) == 7
+    assert "pandas" not in imported
+    done, imported = _imported_by("ls", big, "--where", "lr<0.05", "--limit", "5")
+    assert done.returncode == 0 and "pandas" in imported
+
+
 def on_a_terminal(*args: str, lines: int = 15) -> tuple[int, list[str], str]:
     """``sheetlog ARGS`` as a real process whose stdout is a (pseudo-)terminal ``lines`` high."""
     pty = pytest.importorskip("pty")

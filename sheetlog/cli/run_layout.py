@@ -1,89 +1,19 @@
-"""How ls, show, best and diff lay runs out as text (pandas is imported only when they run)."""
+"""How show, best and diff lay runs out as text (pandas is imported only when they run)."""
 
 from __future__ import annotations
 
 import math
 import os
-import re
-from collections.abc import Iterator
 from typing import Any
 
 import pandas as pd
 
 from ..schema import group_of
-from .run_output import cells_for_table, is_missing, is_numeric, short_names, value_text
-from .table_text import TextColumn, fit, key_value_lines, render, render_blocks
+from .run_output import is_missing, value_text
+from .table_text import TextColumn, fit, key_value_lines, render
 
-_LEADING = ("run_id", "name", "status")
-_CONTEXT = re.compile(r"(command|host|user)$|(sys|git|packages)\.")
 _LOWER_IS_BETTER = ("loss", "error", "err", "mae", "mse", "rmse", "perplexity")
 _GROUP_TITLES = {3: "Parameters", 4: "Metrics", 5: "Tags", 6: "Model", 8: "Context"}
-
-
-def runs_table(
-    frame: pd.DataFrame, chosen: list[str] | None, width: int
-) -> tuple[Iterator[str], list[str]]:
-    """The table for ``ls`` (blocks of lines, see ``render_blocks``) and the headers of the
-    columns that did not fit.
-
-    Without ``chosen`` columns: run_id, name and status, then the columns whose values differ
-    between these runs, then the constant ones (see ``_table_rank`` for the order inside each).
-    """
-    if chosen:
-        order, keep = chosen, 1
-    else:
-        leading = [name for name in _LEADING if name in frame]
-        rest = [name for name in frame.columns if name not in leading]
-        varies = {name: _varies(frame[name]) for name in rest}
-        order = leading + sorted(rest, key=lambda name: (not varies[name], _table_rank(name)))
-        keep = len(leading)
-    headers = short_names(list(frame.columns))
-    shown = fit(_text_columns(frame, order, headers), width, keep)
-    return render_blocks(shown), [headers[name] for name in order[len(shown) :]]
-
-
-def _text_columns(
-    frame: pd.DataFrame, order: list[str], headers: dict[str, str]
-) -> Iterator[TextColumn]:
-    """Columns ready to draw, made one at a time (only those that fit are ever formatted)."""
-    for name in order:
-        series = frame[name]
-        if name == "run_id":
-            yield TextColumn("run_id", _short_ids(series.fillna("").astype("str")))
-            continue
-        widest = 30 if name == "name" else 40
-        number = is_numeric(series)
-        cuttable = not (number or pd.api.types.is_datetime64_any_dtype(series))
-        yield TextColumn(headers[name], cells_for_table(series), number, widest, cuttable)
-
-
-def _short_ids(ids: pd.Series) -> pd.Series:
-    """The shortest prefix (8 characters or more) that tells the runs shown apart."""
-    distinct = ids.nunique()
-    for length in (8, 12, 16):
-        if ids.str.slice(0, length).nunique() == distinct:
-            return ids.str.slice(0, length)
-    return ids
-
-
-def _varies(series: pd.Series) -> bool:
-    try:
-        return series.nunique(dropna=False) > 1
-    except TypeError:  # lists or dicts in the column
-        return series.map(repr).nunique() > 1
-
-
-def _table_rank(name: str) -> int:
-    """start_time, params, metrics, tags, model, notes/error and the user's own columns, the
-    other times, then context."""
-    if name == "start_time":
-        return 0
-    group = group_of(name)
-    if group == 2:
-        return 6
-    if group in (3, 4, 5, 6):
-        return group - 2
-    return 7 if group == 8 and _CONTEXT.match(name) else 5
 
 
 def grouped_lines(row: pd.Series) -> list[str]:
@@ -184,10 +114,10 @@ def _same(a: Any, b: Any) -> bool:
 
 def diff_table(rows: list[tuple], width: int) -> str:
     """``column | A | B``, the values cut so that the table fits ``width``."""
-    names = pd.Series([row[0] for row in rows], dtype="str")
-    sides = [pd.Series([_diff_cell(row[i]) for row in rows], dtype="str") for i in (1, 2)]
-    room = width - min(int(names.str.len().max()), 40) - 4
-    natural = [int(cells.str.len().max()) for cells in sides]
+    names = [row[0] for row in rows]
+    sides = [[_diff_cell(row[i]) for row in rows] for i in (1, 2)]
+    room = width - min(max(map(len, names)), 40) - 4
+    natural = [max(map(len, cells)) for cells in sides]
     a_width = max(min(natural[0], max(room // 2, room - natural[1])), 6)
     columns = [
         TextColumn("column", names),

@@ -17,60 +17,23 @@ import os
 from typing import Any, TextIO
 
 import click
-import numpy as np
 import pandas as pd
 
 from ..csv_text import csv_safe
-from ..schema import ADOPTABLE_PREFIXES
+from .runs_table import object_text
 
 EXPORT_FORMATS = (".csv", ".json", ".parquet")
 
 
-def is_numeric(series: pd.Series) -> bool:
-    return pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
-
-
-def cells_for_table(series: pd.Series) -> pd.Series:
-    """The column as one-line text for the terminal (missing values empty, times to the
-    minute, numbers to 6 significant digits)."""
-    if pd.api.types.is_datetime64_any_dtype(series):
-        return series.dt.strftime("%Y-%m-%d %H:%M").fillna("").astype("str")
-    if pd.api.types.is_float_dtype(series):
-        text = pd.Series(np.char.mod("%.6g", series.to_numpy()), index=series.index, dtype="str")
-        return text.where(series.notna(), "")
-    if pd.api.types.is_integer_dtype(series) or pd.api.types.is_bool_dtype(series):
-        return series.astype("str").where(series.notna(), "")
-    if pd.api.types.is_object_dtype(series) and pd.api.types.infer_dtype(series) != "string":
-        series = series.map(value_text, na_action="ignore")
-    text = series.fillna("").astype("str")
-    if text.str.contains("\n|\r", regex=True).any():
-        text = text.str.replace(r"\s*[\r\n]+\s*", " ", regex=True)
-    return text
-
-
 def value_text(value: Any) -> str:
     """One value in full, as ``show`` and ``diff`` print it."""
-    if isinstance(value, (list, dict)):
-        return json.dumps(value, ensure_ascii=False)
     if isinstance(value, pd.Timestamp):
         return value.strftime("%Y-%m-%d %H:%M:%S UTC")
-    return str(value)
+    return object_text(value)
 
 
 def is_missing(value: Any) -> bool:
     return not isinstance(value, (list, dict)) and bool(pd.isna(value))
-
-
-def short_names(columns: list[str]) -> dict[str, str]:
-    """Headers for the table: ``lr`` for ``params.lr`` when no other column shortens to ``lr``."""
-    short = {}
-    for column in columns:
-        prefix = next((p for p in ADOPTABLE_PREFIXES if column.startswith(p)), None)
-        short[column] = column[len(prefix) :] if prefix else column
-    counts: dict[str, int] = {}
-    for name in [*short.values(), *(c for c in columns if short[c] != c)]:
-        counts[name] = counts.get(name, 0) + 1
-    return {column: name if counts[name] == 1 else column for column, name in short.items()}
 
 
 def json_column(series: pd.Series) -> list[Any]:

@@ -1,7 +1,8 @@
-"""Picking runs and columns out of a runs table: short column names, --where, a run by id.
+"""Picking runs and columns out of a runs table: short column names, --where, the order of ls.
 
 Column names contain dots (``params.lr``), so ``--where`` is parsed here as ``NAME OP VALUE``
-rather than handed to ``DataFrame.query`` or ``eval``.
+rather than handed to ``DataFrame.query`` or ``eval`` (``run_lookup`` evaluates it). Plain
+Python: ``ls`` without ``--where`` never imports pandas.
 """
 
 from __future__ import annotations
@@ -9,15 +10,12 @@ from __future__ import annotations
 import difflib
 import fnmatch
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import click
-import pandas as pd
 
-from ..backends.base import Table
-from ..reading import to_dataframe
+from ..reading import Column
 from ..schema import ADOPTABLE_PREFIXES
 
 _OPERATORS = ("<=", ">=", "!=", "==", "=", "<", ">", "~")
@@ -26,7 +24,6 @@ _CONDITION = re.compile(
     r"(?P<value>.*?)\s*$",
     re.DOTALL,
 )
-_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$|^[+-]?inf$", re.IGNORECASE)
 
 
 def resolve_column(name: str, columns: list[str], option: str) -> str:
@@ -108,188 +105,46 @@ class Condition:
         op = "=" if match["op"] == "==" else match["op"]
         return cls(resolve_column(match["name"], columns, "--where"), op, value)
 
-    def mask(self, frame: pd.DataFrame) -> pd.Series:
-        """Which rows satisfy the condition (a missing value satisfies only ``!=``)."""
-        series = frame[self.column]
-        if self.op == "~":
-            try:
-                found = _as_text(series).str.contains(self.value, case=False, regex=True)
-            except re.error as error:
-                raise click.BadParameter(
-                    f"{self.value!r} is not a regular expression ({error})", param_hint="--where"
-                ) from None
-            return found.fillna(False).astype(bool) & series.notna()
-        left, right = self._operands(series)
-        result = _compare(left, self.op, right)
-        return result.fillna(self.op == "!=").astype(bool)
-
-    def _operands(self, series: pd.Series) -> tuple[pd.Series, Any]:
-        value = self.value
-        if pd.api.types.is_datetime64_any_dtype(series):
-            when = pd.Timestamp(value)
-            return series, when.tz_localize("UTC") if when.tzinfo is None else when
-        if value.lower() in ("true", "false") and not pd.api.types.is_string_dtype(series):
-            return series, value.lower() == "true"
-        if pd.api.types.is_numeric_dtype(series):
-            if not _NUMBER.match(value):
-                raise click.BadParameter(
-                    f"{self.column} holds numbers; {value!r} is not one", param_hint="--where"
-                )
-            return series, float(value)
-        if _NUMBER.match(value) and self.op != "=" and self.op != "!=":
-            return pd.to_numeric(series, errors="coerce"), float(value)
-        if self.column == "status":
-            value = value.upper()
-        if _NUMBER.match(value):  # text or mixed column: 3 matches the number 3 and the text "3"
-            numbers = pd.to_numeric(series, errors="coerce")
-            same = (numbers == float(value)) | (_as_text(series) == value)
-            return same, True
-        return _as_text(series), value
-
-
-def _compare(left: pd.Series, op: str, right: Any) -> pd.Series:
-    if op == "=":
-        result = left == right
-    elif op == "!=":
-        result = left != right
-    elif op == "<":
-        result = left < right
-    elif op == "<=":
-        result = left <= right
-    elif op == ">":
-        result = left > right
-    else:
-        result = left >= right
-    return result.where(left.notna(), None) if op != "!=" else result.where(left.notna(), True)
-
-
-def _as_text(series: pd.Series) -> pd.Series:
-    if pd.api.types.is_string_dtype(series) and not pd.api.types.is_object_dtype(series):
-        return series
-    return series.map(str, na_action="ignore").astype("str")
-
-
-def select(frame: pd.DataFrame, conditions: list[Condition]) -> pd.DataFrame:
-    """The rows satisfying every ``--where`` condition."""
-    keep = pd.Series(True, index=frame.index)
-    for condition in conditions:
-        keep &= condition.mask(frame)
-    return frame[keep]
-
-
-def pick_runs(
-    frame: pd.DataFrame,
-    conditions: list[Condition],
-    sort_column: str | None,
-    desc: bool,
-    limit: int | None,
-    screen: int | None,
-) -> tuple[pd.DataFrame, int]:
-    """The runs ``ls`` shows, in order, and how many satisfy ``conditions``: the ``limit`` most
-    recent (start-time order, or ``sort_column``'s), then, when a screen's worth of ``screen``
-    rows is wanted, the first of them by ``--sort`` or else the most recent."""
-    frame = newest_last(select(frame, conditions))
-    matched = len(frame)
-    if limit:
-        frame = frame.tail(limit)
-    if sort_column:
-        frame = sort_by(frame, sort_column, desc)
-        return (frame.head(screen) if screen else frame), matched
-    if screen:
-        frame = frame.tail(screen)
-    return (frame.iloc[::-1] if desc else frame), matched
-
-
-def plain_names(table: Table) -> list[str] | None:
-    """The column names of ``table`` when every column has a name of its own (as sheetlog writes
-    them): then each column is typed on its own, and ``typed_runs`` can type a few at a time."""
-    header = table.header
-    width = max([len(header), *map(len, table.rows)])
-    if len(header) < width or None in header or len(set(header)) < len(header):
-        return None
-    return header
-
-
-def typed_runs(
-    table: Table, names: list[str], columns: list[str], rows: Sequence[int]
-) -> pd.DataFrame:
-    """``columns`` of the ``rows`` (positions) of a table with ``plain_names``, typed as
-    ``sheetlog.load`` types them when those rows are all there is, indexed by position."""
-    if columns == names:
-        picked = [table.rows[position] for position in rows]
-    else:
-        where = [names.index(name) for name in columns]
-        picked = [[_at(table.rows[position], i) for i in where] for position in rows]
-    frame = to_dataframe(Table(columns, picked)) if columns else pd.DataFrame(index=rows)
-    frame.index = rows
-    return frame
-
 
 def parse_where(where: tuple[str, ...], columns: list[str]) -> list[Condition]:
     return [Condition.parse(text, columns) for text in where]
 
 
-def newest_last(frame: pd.DataFrame) -> pd.DataFrame:
-    """Rows by start time, oldest first (sheet order where there is no start time)."""
-    if "start_time" not in frame:
-        return frame
-    return frame.sort_values("start_time", kind="stable", na_position="first")
+def pick_rows(
+    rows: list[int],
+    start_times: Column | None,
+    sort: Column | None,
+    desc: bool,
+    limit: int | None,
+    screen: int | None,
+) -> list[int]:
+    """The rows (positions) ``ls`` shows, in order: of ``rows``, the ``limit`` most recent (by
+    start time, missing ones first, else sheet order), in ``sort``'s order (missing values last,
+    ties as they were) or oldest first (``desc``: reversed); only the first ``screen`` of a sort,
+    or else the ``screen`` most recent, when a screenful is wanted."""
+    if start_times is not None:
+        rows = _sorted(rows, start_times.values, missing_first=True)
+    if limit:
+        rows = rows[-limit:]
+    if sort is not None:
+        rows = _sorted(rows, sort.values, descending=desc)
+        return rows[:screen] if screen else rows
+    if screen:
+        rows = rows[-screen:]
+    return rows[::-1] if desc else rows
 
 
-def sort_by(frame: pd.DataFrame, column: str, descending: bool) -> pd.DataFrame:
-    """Rows sorted by ``column`` (missing values last); ties stay in their current order."""
+def _sorted(
+    rows: list[int], values: list[Any], descending: bool = False, missing_first: bool = False
+) -> list[int]:
+    present = [row for row in rows if not _missing(values[row])]
+    missing = [row for row in rows if _missing(values[row])]
     try:
-        return frame.sort_values(
-            column, ascending=not descending, kind="stable", na_position="last"
-        )
+        present = sorted(present, key=values.__getitem__, reverse=descending)
     except TypeError:  # numbers and text in one column: order them as text
-        return frame.sort_values(
-            column,
-            ascending=not descending,
-            kind="stable",
-            na_position="last",
-            key=_as_text,
-        )
+        present = sorted(present, key=lambda row: str(values[row]), reverse=descending)
+    return missing + present if missing_first else present + missing
 
 
-def find_run(frame: pd.DataFrame, key: str, target: str) -> pd.Series:
-    """The run ``key`` names: its run_id, a unique run_id prefix of 4+ characters, or a unique
-    name. ``click.ClickException`` (exit 1) when there is none or more than one."""
-    if frame.empty or "run_id" not in frame:
-        raise click.ClickException(f"no run {key!r} in {target} (it has no runs)")
-    ids = _as_text(frame["run_id"]).fillna("")
-    exact = frame[ids == key]
-    if len(exact) == 1:
-        return exact.iloc[0]
-    if len(key) >= 4:
-        by_prefix = frame[ids.str.lower().str.startswith(key.lower())]
-        if len(by_prefix) == 1:
-            return by_prefix.iloc[0]
-        if len(by_prefix) > 1:
-            raise click.ClickException(
-                f"{key!r} is the start of {len(by_prefix)} run_ids in {target}:"
-                f" {_listing(by_prefix)}; give more characters"
-            )
-    if "name" in frame:
-        by_name = frame[_as_text(frame["name"]) == key]
-        if len(by_name) == 1:
-            return by_name.iloc[0]
-        if len(by_name) > 1:
-            raise click.ClickException(
-                f"{len(by_name)} runs in {target} are named {key!r}: {_listing(by_name)};"
-                " give a run_id instead"
-            )
-    raise click.ClickException(
-        f"no run {key!r} in {target} (looked for a run_id, a run_id prefix of 4 or more"
-        " characters, and a run name)"
-    )
-
-
-def _at(row: list[Any], index: int) -> Any:
-    return row[index] if index < len(row) else None
-
-
-def _listing(runs: pd.DataFrame, most: int = 5) -> str:
-    names = runs["name"] if "name" in runs else pd.Series("", index=runs.index)
-    items = [f"{run_id} ({name})" for run_id, name in zip(runs["run_id"], names, strict=True)]
-    return ", ".join(items[:most]) + (", …" if len(items) > most else "")
+def _missing(value: Any) -> bool:
+    return value is None or value != value  # NaN is the only value unequal to itself

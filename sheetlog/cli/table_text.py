@@ -1,15 +1,9 @@
-"""Plain-text tables for a terminal: columns cut to fit a width, text cut with "…".
-
-Cells arrive as pandas Series of text (one per column), so padding and cutting are vectorised:
-a 10,000-row table is a handful of pandas string operations per shown column.
-"""
+"""Plain-text tables for a terminal: columns cut to fit a width, text cut with "…"."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-
-import pandas as pd
 
 ELLIPSIS = "…"
 GAP = "  "
@@ -20,27 +14,20 @@ class TextColumn:
     """One column to draw: its header, its cells as text, and whether to right-align them."""
 
     header: str
-    cells: pd.Series
+    cells: list[str]
     right: bool = False
     max_width: int = 40
     cuttable: bool = True  # numbers and times cut short would mislead: 12345… is not 1234567
 
     @property
     def width(self) -> int:
-        longest = int(self.cells.str.len().max()) if len(self.cells) else 0
+        longest = max(map(len, self.cells), default=0)
         return max(len(self.header), min(longest, self.max_width))
 
 
 def cut(text: str, width: int) -> str:
     """``text`` in at most ``width`` characters, ending with "…" when cut."""
     return text if len(text) <= width else text[: max(width - 1, 0)] + ELLIPSIS
-
-
-def cut_cells(cells: pd.Series, width: int) -> pd.Series:
-    too_long = cells.str.len() > width
-    if not too_long.any():
-        return cells
-    return cells.where(~too_long, cells.str.slice(0, max(width - 1, 0)) + ELLIPSIS)
 
 
 def fit(columns: Iterable[TextColumn], width: int, keep: int = 1) -> list[tuple[TextColumn, int]]:
@@ -76,12 +63,14 @@ def render_blocks(shown: list[tuple[TextColumn, int]], rows: int = 2000) -> Iter
     header = GAP.join(_align_one(cut(column.header, w), w, column.right) for column, w in shown)
     yield header.rstrip() + "\n" + GAP.join("-" * w for _, w in shown)
     for start in range(0, len(shown[0][0].cells), rows):
-        body = None
-        for column, w in shown:
-            cells = cut_cells(column.cells.iloc[start : start + rows], w)
-            cells = cells.str.rjust(w) if column.right else cells.str.ljust(w)
-            body = cells if body is None else body + GAP + cells
-        yield "\n".join(body.str.rstrip().tolist())
+        columns = [
+            [
+                _align_one(cut(text, w), w, column.right)
+                for text in column.cells[start : start + rows]
+            ]
+            for column, w in shown
+        ]
+        yield "\n".join(GAP.join(line).rstrip() for line in zip(*columns, strict=True))
 
 
 def _align_one(text: str, width: int, right: bool) -> str:

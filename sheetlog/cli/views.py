@@ -1,8 +1,9 @@
 """The read-only commands: ls, show, best, diff, export.
 
 pandas and the modules that use it are imported inside the commands: importing pandas takes
-about a second, which other commands (and ``--help``) should not pay. The commands start that
-import in a thread and read the target meanwhile (``import_pandas_meanwhile``).
+about half a second, which other commands (and ``--help``) should not pay. The commands that
+need it start that import in a thread and read the target meanwhile
+(``import_pandas_meanwhile``); ``ls`` lays out its table without it.
 """
 
 from __future__ import annotations
@@ -17,12 +18,13 @@ from typing import TYPE_CHECKING
 
 import click
 
-from .. import load
 from ..targets import open_target
 from .common import fails_cleanly, target_in_force, target_option, terminal_width
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from ..reading import Column
 
 text_or_json = click.option(
     "--format",
@@ -37,11 +39,20 @@ text_or_json = click.option(
 def import_pandas_meanwhile() -> None:
     """Import pandas in a background thread: reading a workbook releases the GIL, so the import
     and the read overlap (for 10,000 runs, ~1 s together instead of ~1.5 s one after the other).
-
-    With pandas loaded, the interpreter's last garbage collection at exit takes ~0.15 s; these
-    commands leave nothing to clean up, so the objects are frozen out of it (the OS frees them).
     """
     threading.Thread(target=importlib.import_module, args=("pandas",), daemon=True).start()
+    skip_collection_at_exit()
+
+
+def load_runs(target: str) -> pd.DataFrame:
+    from ..api import load  # with the journal and delivery code that ls does not need
+
+    return load(target)
+
+
+def skip_collection_at_exit() -> None:
+    """Leave the objects of a read table out of the interpreter's last garbage collection (with
+    10,000 runs or pandas loaded it takes ~0.15 s at exit); the OS frees them."""
     atexit.unregister(gc.freeze)  # once per process, however many commands run in it
     atexit.register(gc.freeze)
 
@@ -115,7 +126,10 @@ def ls(
       sheetlog ls -c name,lr,accuracy --limit 20
       sheetlog ls --where "name~^sweep" --format json > runs.json
     """
-    import_pandas_meanwhile()
+    if output_format != "table" or where:
+        import_pandas_meanwhile()
+    else:  # a table of all runs, or a screenful, is laid out without pandas
+        skip_collection_at_exit()
     target = target_in_force(target)
     table = open_target(target).read()
     if not table.rows:
@@ -123,58 +137,55 @@ def ls(
         if output_format == "json":
             click.echo("[]")
         return
-    from ..reading import to_dataframe
-    from .run_output import csv_text, dump_json, json_records
-    from .run_query import (
-        parse_where,
-        pick_runs,
-        plain_names,
-        resolve_column,
-        resolve_columns,
-        typed_runs,
-    )
+    from ..reading import plain_table, typed_columns
+    from .run_query import parse_where, pick_rows, resolve_column, resolve_columns
 
-    # A table to show is typed only for its shown rows, after picking them by the few columns
-    # that decide (typing every column of 10,000 runs takes a good part of a second).
-    names = plain_names(table) if output_format == "table" else None
-    runs = to_dataframe(table) if names is None else None
-    every = names if runs is None else list(runs.columns)
+    runs = plain_table(table)
+    every = runs.header
     sort_name = resolve_column(sort_column, every, "--sort") if sort_column else None
     chosen = resolve_columns(columns, every) if columns else None
     conditions = parse_where(where, every)
     screen = None
     if output_format == "table" and limit is None and sys.stdout.isatty():
         screen = max(shutil.get_terminal_size().lines - 5, 5)  # header, rule, notes, prompt
-    if runs is None:
-        deciding = ["start_time", sort_name, *(condition.column for condition in conditions)]
-        keys = [name for name in dict.fromkeys(deciding) if name in every]
-        runs = typed_runs(table, every, keys, range(len(table.rows)))
-    frame, matched = pick_runs(runs, conditions, sort_name, desc, limit, screen)
+    rows = list(range(len(runs.rows)))
+    if conditions:
+        from .run_lookup import matching_rows
+
+        rows = matching_rows(runs, conditions)
+    # Only the columns that decide the order are typed for every run (typing all the columns
+    # of 10,000 runs takes a good part of a second); a table types only the rows it shows.
+    deciding = [name for name in ("start_time", sort_name) if name in every]
+    typed = typed_columns(runs, deciding, range(len(runs.rows)))
+    sort = typed[sort_name] if sort_name else None
+    picked = pick_rows(rows, typed.get("start_time"), sort, desc, limit, screen)
     if output_format != "table":
+        from ..reading import to_dataframe
+        from .run_output import csv_text, dump_json, json_records
+
+        frame = to_dataframe(runs).iloc[picked]
         frame = frame[chosen] if chosen else frame
         click.echo(dump_json(json_records(frame)) if output_format == "json" else csv_text(frame))
         return
-    if frame.empty:
+    if not picked:
         click.echo(f"no runs in {target} match {' and '.join(where)}", err=True)
         return
-    if names:
-        frame = typed_runs(table, names, names, list(frame.index))
-    print_table(frame, chosen)
-    if len(frame) < matched and screen:
+    print_table(typed_columns(runs, every, picked), chosen)
+    if len(picked) < len(rows) and screen:
         which = "first" if sort_name else "most recent"
         click.echo(
-            f"showing the {which} {len(frame)} of {matched} runs"
+            f"showing the {which} {len(picked)} of {len(rows)} runs"
             " (--limit 0 shows all, --format csv every column)",
             err=True,
         )
 
 
-def print_table(frame: pd.DataFrame, chosen: list[str] | None) -> None:
+def print_table(columns: dict[str, Column], chosen: list[str] | None) -> None:
     """The runs table on stdout, a block of lines at a time (the first screen need not wait for
     the rest), then what did not fit on stderr."""
-    from .run_layout import runs_table
+    from .runs_table import runs_table
 
-    blocks, hidden = runs_table(frame, chosen, terminal_width())
+    blocks, hidden = runs_table(columns, chosen, terminal_width())
     for block in blocks:
         click.echo(block)
     if hidden:
@@ -208,10 +219,10 @@ def show(run: str, target: str | None, output_format: str) -> None:
     """
     import_pandas_meanwhile()
     target = target_in_force(target)
-    frame = load(target)
+    frame = load_runs(target)
     from .run_layout import grouped_lines, recipe
+    from .run_lookup import find_run
     from .run_output import dump_json, is_missing, json_value
-    from .run_query import find_run
 
     row = find_run(frame, run, target)
     steps = recipe(row)
@@ -252,7 +263,7 @@ def best(target: str | None, metric: str, direction: str | None, output_format: 
     """
     import_pandas_meanwhile()
     target = target_in_force(target)
-    frame = load(target)
+    frame = load_runs(target)
     from .run_layout import best_lines, best_run, lower_is_better, params_of
     from .run_output import dump_json, json_value
     from .run_query import metric_column
@@ -308,10 +319,10 @@ def diff(run_a: str, run_b: str, target: str | None, show_all: bool, output_form
     """
     import_pandas_meanwhile()
     target = target_in_force(target)
-    frame = load(target)
+    frame = load_runs(target)
     from .run_layout import diff_rows, diff_table
+    from .run_lookup import find_run
     from .run_output import dump_json, is_missing, json_value
-    from .run_query import find_run
 
     a, b = find_run(frame, run_a, target), find_run(frame, run_b, target)
     rows, identical = diff_rows(a, b, show_all)
@@ -364,7 +375,7 @@ def export(target: str | None, output: str, force: bool) -> None:
     """
     import_pandas_meanwhile()
     target = target_in_force(target)
-    frame = load(target)
+    frame = load_runs(target)
     from .run_output import write_export
 
     write_export(frame, output, force)
