@@ -108,11 +108,16 @@ class Journal:
     def _transaction(self) -> _Transaction:
         return _Transaction(self._conn, self._lock, self._writer)
 
-    def add_run(self, record: dict[str, Any], targets: Sequence[str]) -> None:
-        """Commit a finished run and mark it pending for every target (replaces an earlier copy)."""
+    def add_run(
+        self, record: dict[str, Any], targets: Sequence[str], history: bytes | None = None
+    ) -> None:
+        """Commit a finished run and mark it pending for every target (replaces an earlier copy);
+        ``history``, the last block of its metric history, goes in the same transaction."""
         run_id = record["run_id"]
         now = time.time()
         with self._transaction() as conn:
+            if history is not None:
+                self._insert_metric_block(conn, run_id, history)
             conn.execute(
                 "INSERT OR REPLACE INTO runs (run_id, created, record) VALUES (?, ?, ?)",
                 (run_id, now, encode_record(record)),
@@ -207,7 +212,11 @@ class Journal:
     def add_metric_block(self, run_id: str, data: bytes) -> None:
         """Append one encoded block of a run's metric history (see ``sheetlog.history``)."""
         with self._transaction() as conn:
-            conn.execute("INSERT INTO metric_blocks (run_id, data) VALUES (?, ?)", (run_id, data))
+            self._insert_metric_block(conn, run_id, data)
+
+    @staticmethod
+    def _insert_metric_block(conn: sqlite3.Connection, run_id: str, data: bytes) -> None:
+        conn.execute("INSERT INTO metric_blocks (run_id, data) VALUES (?, ?)", (run_id, data))
 
     def metric_history(self, run_id: str, key: str) -> list[tuple[int | None, float]]:
         """``(step, value)`` of every value logged for one metric of a run, in logging order."""

@@ -8,6 +8,7 @@ import math
 import numbers
 import operator
 import os
+import sqlite3
 import threading
 import time
 import uuid
@@ -20,6 +21,7 @@ from .context import CaptureOptions, capture_context
 from .delivery import deliver
 from .errors import warn
 from .history import BLOCK_CALLS, MetricHistory
+from .history import encode as encode_block
 from .history import writer as history_writer
 from .journal import Journal
 from .schema import clean_key, flatten
@@ -227,15 +229,39 @@ class Run:
         self.end_time = dt.datetime.now(dt.timezone.utc)
         lifecycle.ended(self)
         record = self.record()
-        self._save_history()
-        for failure in history_writer.wait():
+        # The last part of the history is saved here, with the row when there is one: handing
+        # it to the writer thread and waiting for it costs a run a few ms of thread switching.
+        with self._lock:
+            last_block = self._history.take()
+        for failure in history_writer.wait():  # the parts handed over earlier come first
             warn(f"sheetlog could not save the metric history of {failure}")
+        history = encode_block(last_block) if last_block is not None else None
         if self._attach_file is not None:  # the wrapper writes the row
+            if history is not None:
+                self._save_last_history(history)
             attach.write(self._attach_file, record)
             return record
-        self.journal.add_run(record, [self.target])
+        try:
+            self.journal.add_run(record, [self.target], history=history)
+        except sqlite3.Error as error:
+            if history is None:
+                raise
+            self._history_not_saved(error)
+            self.journal.add_run(record, [self.target])  # the row, at least
         deliver(self.journal, self.target, wait=False)
         return record
+
+    def _save_last_history(self, history: bytes) -> None:
+        try:
+            self.journal.add_metric_block(self.run_id, history)
+        except Exception as error:  # noqa: BLE001 - the run itself must still end
+            self._history_not_saved(error)
+
+    def _history_not_saved(self, error: Exception) -> None:
+        warn(
+            f"sheetlog could not save the metric history of run {self.run_id}:"
+            f" {type(error).__name__}: {error}"
+        )
 
     def absorb(self, record: Mapping[str, CellValue]) -> None:
         """Take in the row of a run that joined this one from a wrapped process: its values win,

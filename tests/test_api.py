@@ -306,10 +306,10 @@ def test_a_step_that_is_not_a_64_bit_integer_is_refused_at_once(
 def test_a_history_the_journal_refuses_is_reported_and_the_row_still_written(
     where: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def refuse(self, run_id: str, data: bytes) -> None:
+    def refuse(conn: sqlite3.Connection, run_id: str, data: bytes) -> None:
         raise sqlite3.OperationalError("database or disk is full")
 
-    monkeypatch.setattr(Journal, "add_metric_block", refuse)
+    monkeypatch.setattr(Journal, "_insert_metric_block", staticmethod(refuse))
     refused = pytest.warns(sheetlog.SheetlogWarning, match="could not save the metric history")
     with refused, sheetlog.start_run(**where) as run:
         run.log_metrics({"loss": 0.5}, step=1)
