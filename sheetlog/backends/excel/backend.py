@@ -236,11 +236,8 @@ def _append(
     header_style = _header_style(sheet, styles, added_sheet)
     date_style = styles.datetime_style() if styles and plan.needs_dates else None
     append = plan.build(header_style, date_style)
-    if added_sheet:
-        package.write(entry.part, sheet.patched(append))
-    else:
-        edits = sheet.edits(append)
-        package.edit(entry.part, sheet.xml, edits, COMPRESS_LEVEL, sheet.head_end(edits))
+    edits = sheet.edits(append)  # a new sheet too is laid out for in-place appends at once
+    package.edit(entry.part, sheet.xml, edits, COMPRESS_LEVEL, sheet.head_end(edits))
     new_names = {column: name for name, column in plan.new_columns.items()}
     grow_tables(package, entry.part, sheet.last_row, sheet.last_row + len(append.rows), new_names)
     if styles is not None and styles.changed:

@@ -7,8 +7,9 @@ lengths travel in an extra field of the part's central-directory entry (other zi
 unknown extra fields); they are tied to the part's CRC and sizes, so a part rewritten by Excel or
 anything else is simply compressed whole again, and the next append cuts it into chunks anew.
 
-Appended rows become a chunk of their own; a small chunk next to an edit is recompressed with it,
-so chunks grow to about ``MERGE_BELOW`` bytes and compression stays close to compressing the whole.
+Appended rows become a chunk of their own (many rows at once, chunks of about ``ROWS_CHUNK``
+bytes); a small chunk next to an edit is recompressed with it, so chunks grow to about
+``MERGE_BELOW`` bytes and compression stays close to compressing the whole.
 
 Each chunk's CRC-32 is stored too, and the part's first chunk (everything up to the end of the
 header row: ``<dimension>``, ``<cols>``, the header) can be a *head slot*: its compressed bytes
@@ -29,6 +30,8 @@ EXTRA_ID = 0x6C73  # "sl"
 _MAGIC_V1 = b"SLC1"  # lengths only (sheetlog 0.1 before head slots)
 _MAGIC = b"SLC2"  # lengths and CRCs, and whether chunk 0 is a head slot
 MERGE_BELOW = 256 * 1024
+ROWS_CHUNK = MERGE_BELOW  # many rows written at once are cut into chunks of about this size
+_ROW_END = b"</row>"
 _MAX_EXTRA = 60_000
 HEAD_SLACK_MIN = 512
 
@@ -171,7 +174,7 @@ def recompress(
     compressed bytes of every chunk of ``old_data`` that no edit touches. ``head_end`` (a
     position in the new XML): compress everything before it as one padded head slot."""
     document = _Document(old_xml, edits)
-    cuts = _cut_points(edits)
+    cuts = cut_points(edits)
     pieces: list[tuple[bytes, int]] = []  # (compressed bytes, uncompressed length)
     cursor = 0
     if head_end is not None:
@@ -280,15 +283,29 @@ def _reusable(
     return reusable
 
 
-def _cut_points(edits: list[Edit]) -> list[int]:
-    """Where the new XML is cut into chunks: around the new text of each isolated edit."""
+def cut_points(edits: list[Edit]) -> list[int]:
+    """Where the new XML is cut into chunks: around the new text of each isolated edit (the
+    new rows), and inside a long one every ``ROWS_CHUNK`` bytes or so, at a row's end: a later
+    append then decompresses and recompresses only the last stretch of rows, however many
+    were written at once."""
     cuts, shift = [], 0
     for edit in edits:
         start = edit.start + shift
         shift += len(edit.text) - (edit.end - edit.start)
         if edit.isolate:
-            cuts += [start, start + len(edit.text)]
+            cuts += [start, *_row_ends(edit.text, start), start + len(edit.text)]
     return sorted(set(cuts))
+
+
+def _row_ends(text: bytes, start: int) -> list[int]:
+    ends, position = [], ROWS_CHUNK
+    while position < len(text):
+        end = text.find(_ROW_END, position)
+        if end < 0:
+            break
+        ends.append(start + end + len(_ROW_END))
+        position = end + len(_ROW_END) + ROWS_CHUNK
+    return ends
 
 
 def _compress_range(

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import crc
-from .chunked import ChunkMap, chunk_extra, compress_chunk, padded, read_chunk_map
+from .chunked import ChunkMap, chunk_extra, compress_chunk, cut_points, padded, read_chunk_map
 from .package import Package, compressed_entry
 from .worksheet import Edit, apply_edits
 
@@ -166,15 +166,9 @@ def append_in_place(package: Package, stored: StoredSheet, edits: list[Edit], le
 
 
 def _compress_tail(tail: bytes, edits: list[Edit], level: int) -> list[tuple[bytes, int, int]]:
-    """(compressed, length, crc) chunks of the new tail: cut around isolated edits (the new
-    rows), the last one ending the deflate stream."""
-    cuts, shift = [], 0
-    for edit in edits:
-        start = edit.start + shift
-        shift += len(edit.text) - (edit.end - edit.start)
-        if edit.isolate:
-            cuts += [start, start + len(edit.text)]
-    bounds = sorted({0, len(tail), *(cut for cut in cuts if 0 < cut < len(tail))})
+    """(compressed, length, crc) chunks of the new tail, cut as ``cut_points`` says, the last
+    one ending the deflate stream."""
+    bounds = sorted({0, len(tail), *(cut for cut in cut_points(edits) if 0 < cut < len(tail))})
     pieces = []
     for low, high in zip(bounds, bounds[1:], strict=False):
         piece = tail[low:high]

@@ -92,11 +92,13 @@ class Package:
     ) -> None:
         """Replace part ``name`` (whose content is ``old``) by ``old`` with ``edits`` applied,
         recompressing only the chunks of the stored part that the edits touch (``head_end``:
-        see ``recompress``)."""
-        info = self._infos[name]
-        chunks = chunk_lengths(info.extra, info.CRC, info.file_size, info.compress_size)
+        see ``recompress``). A part added in this package is compressed whole, in chunks."""
+        info = self._infos.get(name)
+        chunks = []
+        if info is not None and name not in self._new:
+            chunks = chunk_lengths(info.extra, info.CRC, info.file_size, info.compress_size)
         stored = None
-        if chunks and info.compress_type == zipfile.ZIP_DEFLATED:
+        if chunks and info is not None and info.compress_type == zipfile.ZIP_DEFLATED:
             with open(self.path, "rb") as source:
                 stored = _stored(source, info).data
         compressed = recompress(old, stored, chunks, edits, level, head_end)

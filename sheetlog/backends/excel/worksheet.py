@@ -259,10 +259,6 @@ class Worksheet:
 
     # -- writing -------------------------------------------------------------------------------
 
-    def patched(self, append: Append) -> bytes:
-        """The part with the header cells, rows and widths of ``append`` added."""
-        return apply_edits(self.xml, self.edits(append))
-
     def edits(self, append: Append) -> list[Edit]:
         """The changes ``append`` makes, as replacements of spans of the original part."""
         body: list[Edit] = []
