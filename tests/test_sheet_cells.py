@@ -27,7 +27,7 @@ REAL_WORKBOOKS = Path(__file__).resolve().parents[2] / "shared" / "real-workbook
 def split_everything(monkeypatch: pytest.MonkeyPatch) -> None:
     """Cut every sheet into as many as 4 pieces, whatever its size and the machine's cores."""
     monkeypatch.setattr(pieces_module, "SPLIT_ABOVE_BYTES", 0)
-    monkeypatch.setattr(pieces_module, "_PIECE_BYTES", 1)
+    monkeypatch.setattr(pieces_module, "_piece_count", lambda *_: 4)
     monkeypatch.setattr(pieces_module, "_cores", lambda: 4)
 
 
@@ -40,7 +40,7 @@ def _in_pieces(path: Path, sheet: str) -> tuple[list[list], int]:
     with Package(path) as package:
         entry = next(e for e in WorkbookIndex(package).sheets() if e.name == sheet)
         try:
-            count = len(list(pieces_module._pieces(package, entry)))
+            count = len(list(pieces_module._pieces(package, entry, 4)))
         except pieces_module._Uncuttable:
             count = 0
         return pieces_module.sheet_cells(package, entry), count
@@ -83,7 +83,7 @@ def test_gaps_and_ragged_edges_land_where_they_are(tmp_path: Path, split_everyth
 
     cells, count = _in_pieces(path, "Runs")
 
-    assert count >= 4
+    assert count == 4
     assert cells == _whole(path, "Runs")
     assert cells[2][:2] == ["run 3", 1.5] and cells[0] == [""] * 7
     assert cells[210][:4] == ["", "", "", "from D 211"]
@@ -104,6 +104,44 @@ def test_rows_without_positions_are_read_whole(tmp_path: Path, split_everything)
     assert cells[48] == ["r49", 49]
 
 
+def test_a_piece_calamine_refuses_means_the_sheet_is_read_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, split_everything
+) -> None:
+    path = tmp_path / "runs.xlsx"
+    workbook = openpyxl.Workbook()
+    for row in range(1, 200):
+        workbook.active.append([f"r{row}", row])
+    workbook.save(path)
+
+    def refuse(self) -> None:
+        self.error = ValueError("a piece calamine cannot read")
+
+    monkeypatch.setattr(pieces_module._PieceParse, "run", refuse)
+    cells, _ = _in_pieces(path, "Sheet")
+    assert cells == _whole(path, "Sheet") and len(cells) == 199
+
+
+def test_large_shared_strings_mean_one_piece_per_core(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every piece parses the shared strings again: with many of them, two pieces per core
+    would cost more than they gain."""
+    path = tmp_path / "texts.xlsx"
+    workbook = openpyxl.Workbook()
+    for row in range(1, 3000):
+        workbook.active.append([f"text {row}", row])
+    workbook.save(path)
+    strings = b"".join(b"<si><t>unique text number %d</t></si>" % i for i in range(40_000))
+    _add_shared_strings(path, b'<sst xmlns="%s">%s</sst>' % (MAIN_NS, strings))
+    monkeypatch.setattr(pieces_module, "_PIECE_BYTES", 1)
+    monkeypatch.setattr(pieces_module, "_cores", lambda: 2)
+    with Package(path) as package:
+        entry = WorkbookIndex(package).find("Sheet")
+        besides = pieces_module._parts_besides(package)
+        assert pieces_module._piece_count(package, entry, besides) == 2
+        assert pieces_module._piece_count(package, entry, {}) == 4
+
+
 def test_load_reads_the_same_in_pieces(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, split_everything
 ) -> None:
@@ -119,6 +157,25 @@ def test_load_reads_the_same_in_pieces(
         read_whole = sheetlog.load(str(path))
     assert len(in_pieces) == 40
     pd.testing.assert_frame_equal(in_pieces, read_whole)
+
+
+MAIN_NS = b"http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+SHARED_STRINGS_REL = (
+    b'<Relationship Id="rIdStrings" Target="sharedStrings.xml" Type="http://schemas.'
+    b'openxmlformats.org/officeDocument/2006/relationships/sharedStrings"/>'
+)
+
+
+def _add_shared_strings(path: Path, xml: bytes) -> None:
+    copy = path.with_suffix(".tmp")
+    shutil.move(path, copy)
+    with zipfile.ZipFile(copy) as source, zipfile.ZipFile(path, "w") as target:
+        for info in source.infolist():
+            data = source.read(info.filename)
+            if info.filename == "xl/_rels/workbook.xml.rels":
+                data = data.replace(b"</Relationships>", SHARED_STRINGS_REL + b"</Relationships>")
+            target.writestr(info, data)
+        target.writestr("xl/sharedStrings.xml", xml)
 
 
 def _strip_row_positions(path: Path) -> None:

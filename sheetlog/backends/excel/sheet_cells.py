@@ -5,7 +5,8 @@ calamine parses a sheet on one core (about 30 MB of XML a second here: 0.65 s fo
 pieces; each piece becomes a small package of its own (the sheet's XML head, its rows, and the
 parts calamine reads besides: workbook, relationships, styles, shared strings), stored
 uncompressed, and each piece is parsed on a thread of its own as soon as its rows are
-decompressed (two pieces per core balance the load best here). The result is what
+decompressed (two pieces per core balance the load best, unless the shared strings, which every
+piece parses again, are large). The result is what
 ``to_python(skip_empty_area=False)`` gives for the whole sheet.
 
 Rows carry their position (``r="12"``), so a piece's cells land where they are in the whole
@@ -83,17 +84,27 @@ class _PieceParse(threading.Thread):
 
 def _cells_in_pieces(package: Package, entry: SheetEntry) -> list[list[Any]] | None:
     """The sheet's cells parsed in pieces, each piece's parse starting as soon as its rows are
-    decompressed; None when the sheet cannot be cut safely."""
+    decompressed; None when the sheet cannot be cut safely, or a piece fails to parse (the
+    whole sheet is then parsed, and its error, if any, is the one the user sees)."""
     besides = _parts_besides(package)
     parses: list[_PieceParse] = []
     try:
-        for sheet_xml in _pieces(package, entry):
+        for sheet_xml in _pieces(package, entry, _piece_count(package, entry, besides)):
             parses.append(_PieceParse(besides, entry, sheet_xml))
-    except _Uncuttable:
+        return _joined([parse.result() for parse in parses])
+    except Exception:  # noqa: BLE001 - _Uncuttable, or calamine refusing a piece
         for parse in parses:
             parse.join()
         return None
-    return _joined([parse.result() for parse in parses])
+
+
+def _piece_count(package: Package, entry: SheetEntry, besides: dict[str, bytes]) -> int:
+    """One piece per core; two per core balance the load better, unless the parts every piece
+    parses again (shared strings, mostly) would cost more than that gains."""
+    size = package.info(entry.part).file_size
+    repeated = sum(len(data) for data in besides.values())
+    per_core = 2 if 2 * repeated < size else 1
+    return min(per_core * _cores(), _MOST_PIECES, max(size // _PIECE_BYTES, 1))
 
 
 def _cores() -> int:
@@ -103,11 +114,10 @@ def _cores() -> int:
         return os.cpu_count() or 1
 
 
-def _pieces(package: Package, entry: SheetEntry) -> Iterator[bytes]:
-    """The sheet's XML as worksheets of a few rows each, decompressed a piece at a time.
-    Raises ``_Uncuttable`` (possibly after some pieces) when it cannot be cut safely."""
+def _pieces(package: Package, entry: SheetEntry, count: int) -> Iterator[bytes]:
+    """The sheet's XML as ``count`` worksheets of a few rows each, decompressed a piece at a
+    time. Raises ``_Uncuttable`` (possibly after some pieces) when it cannot be cut safely."""
     size = package.info(entry.part).file_size
-    count = min(2 * _cores(), _MOST_PIECES, max(size // _PIECE_BYTES, 1))
     if count < 2:
         raise _Uncuttable
     head = None
