@@ -8,7 +8,9 @@ Group commit: processes sharing a journal deliver one at a time (a lock file per
 journal directory). A run that ends while another process is delivering to its target does not
 wait for it: that process, the *leader*, takes every run pending when it starts a write, and
 before it lets go it looks again, so a run committed meanwhile is written by it or by the next
-leader (``deliver(..., wait=False)``). An explicit flush waits its turn instead.
+leader (``deliver(..., wait=False)``). An explicit flush waits its turn instead. A process that
+left runs to a leader checks at exit that they were written (``deliver_handed_over``): if that
+leader failed, it tries itself, and warns when it cannot either.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import contextlib
 import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from filelock import FileLock, Timeout
 
@@ -27,7 +30,9 @@ from .targets import open_target
 
 BATCH_SIZE = 5_000
 LOCK_TIMEOUT_S = 120
+EXIT_WAIT_S = 10  # how long a process at exit waits for the leader writing its runs to let go
 _LEADER_ROUNDS = 1_000  # a leader hands over when others keep it writing that long
+_handed_over: dict[tuple[Path, str], Journal] = {}  # (journal directory, target): runs left
 
 
 @dataclass
@@ -50,11 +55,14 @@ class DeliveryReport:
         self.errors.update(other.errors)
 
 
-def deliver(journal: Journal, target: str, *, wait: bool = True) -> DeliveryReport:
+def deliver(
+    journal: Journal, target: str, *, wait: bool = True, timeout: float = LOCK_TIMEOUT_S
+) -> DeliveryReport:
     """Write every run pending for ``target``; failures are warned about, never raised.
 
     ``wait=False`` (a run just ended): when another process sharing the journal is delivering
-    to ``target``, return at once and leave the run to it (see the module docstring)."""
+    to ``target``, return at once and leave the run to it (see the module docstring). Else wait
+    up to ``timeout`` seconds for it."""
     report = DeliveryReport(delivered={target: 0})
     try:
         backend = open_target(target, cache_dir=journal.directory)
@@ -63,8 +71,9 @@ def deliver(journal: Journal, target: str, *, wait: bool = True) -> DeliveryRepo
     for _ in range(_LEADER_ROUNDS):
         runs: list[PendingRun] = []
         try:
-            with _journal_lock(journal, target, wait) as held:
+            with _journal_lock(journal, target, wait, timeout) as held:
                 if not held:  # the leader will write our runs
+                    _handed_over[(journal.directory, target)] = journal
                     return report
                 with backend.lock():
                     rejected = 0
@@ -88,22 +97,42 @@ def deliver(journal: Journal, target: str, *, wait: bool = True) -> DeliveryRepo
     return report
 
 
+def deliver_handed_over(timeout: float = EXIT_WAIT_S) -> None:
+    """At exit: once the leader this process left runs to lets go (``timeout`` seconds at
+    most), runs still pending (that leader failed) are written now, or warned about. A leader
+    still at work after ``timeout`` is left to finish: it writes them, or warns itself."""
+    handed_over = dict(_handed_over)
+    _handed_over.clear()
+    for (_, target), journal in handed_over.items():
+        if not journal.has_pending(target):
+            continue
+        try:
+            with _journal_lock(journal, target, wait=True, timeout=timeout):
+                pass  # the leader has let go
+        except TargetError:
+            continue
+        if journal.has_pending(target):
+            deliver(journal, target)
+
+
 @contextlib.contextmanager
-def _journal_lock(journal: Journal, target: str, wait: bool) -> Iterator[bool]:
+def _journal_lock(
+    journal: Journal, target: str, wait: bool, timeout: float = LOCK_TIMEOUT_S
+) -> Iterator[bool]:
     """Held while this journal's runs go to ``target``: processes sharing a journal would
     otherwise read the same pending runs and both send them (a Google Sheet, unlike a workbook
     file, has no lock of its own). Yields whether it is held (``wait=False`` does not wait)."""
     digest = hashlib.sha256(target.encode()).hexdigest()[:16]
     lock = FileLock(journal.directory / f"delivery-{digest}.lock")
     try:
-        lock.acquire(timeout=LOCK_TIMEOUT_S if wait else 0, poll_interval=0.01)
+        lock.acquire(timeout=timeout if wait else 0, poll_interval=0.01)
     except Timeout as error:
         if not wait:
             yield False
             return
         raise TargetError(
             f"another sheetlog process sharing the journal {journal.directory} was still"
-            f" writing to {target} after {LOCK_TIMEOUT_S} s"
+            f" writing to {target} after {timeout:g} s"
         ) from error
     try:
         yield True

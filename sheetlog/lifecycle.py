@@ -1,5 +1,8 @@
 """Ending runs the user did not end: at interpreter exit, on SIGTERM, after an uncaught exception.
 
+At exit, runs this process left to another process's delivery are checked too (see
+``delivery.deliver_handed_over``).
+
 A run left open when the process exits normally is FINISHED; after an uncaught exception it is
 FAILED with that exception; on SIGTERM it is KILLED and the process then dies of SIGTERM as it
 would have without sheetlog.
@@ -54,6 +57,9 @@ def _at_exit() -> None:
         _finish_all("FAILED", f"{type(_uncaught).__name__}: {_uncaught}")
     else:
         _finish_all("FINISHED")
+    from .delivery import deliver_handed_over  # imported by any process that ended a run
+
+    deliver_handed_over()
 
 
 def _on_sigterm(signum: int, _frame: object) -> None:
