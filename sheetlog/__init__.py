@@ -52,6 +52,10 @@ def __getattr__(name: str) -> Any:
     return value
 
 
+def __dir__() -> list[str]:  # tab completion lists the API before its first use
+    return sorted({*globals(), *_LAZY})
+
+
 __all__ = [
     "CaptureOptions",
     "DeliveryReport",

@@ -626,3 +626,18 @@ def test_capture_false_records_no_context(git_repo: tuple[Path, str], tmp_path: 
     columns = set(sheetlog.load(target).columns)
     assert not {c for c in columns if c.startswith(("git.", "sys."))}
     assert not columns & {"command", "host", "user"}
+
+
+def test_the_api_is_imported_on_first_use_and_listed_before() -> None:
+    """`import sheetlog` stays quick (the command line's read-only commands need no journal or
+    delivery code), while tab completion and `from sheetlog import *` still see the API."""
+    script = (
+        "import sys, sheetlog\n"
+        "before = 'sheetlog.api' in sys.modules\n"
+        "listed = {'log_run', 'start_run', 'load', 'Run'} <= set(dir(sheetlog))\n"
+        "namespace = {}\n"
+        "exec('from sheetlog import *', namespace)\n"
+        "print(before, listed, callable(namespace['log_run']), 'sheetlog.api' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.stdout.split() == ["False", "True", "True", "True"], done.stderr
