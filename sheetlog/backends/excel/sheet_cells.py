@@ -67,9 +67,11 @@ class _PieceParse(threading.Thread):
 
     def run(self) -> None:
         try:
-            sheet = CalamineWorkbook.from_filelike(io.BytesIO(self.package)).get_sheet_by_name(
-                self.sheet
-            )
+            source = io.BytesIO(self.package)
+            self.package = b""  # calamine keeps a copy: hold the piece's bytes no longer
+            workbook = CalamineWorkbook.from_filelike(source)
+            del source
+            sheet = workbook.get_sheet_by_name(self.sheet)
             self.cells = (sheet.start, sheet.to_python(skip_empty_area=True))
         except BaseException as error:  # raised again in the reading thread
             self.error = error
