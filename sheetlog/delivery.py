@@ -104,12 +104,15 @@ def deliver_handed_over(timeout: float = EXIT_WAIT_S) -> None:
     handed_over = dict(_handed_over)
     _handed_over.clear()
     for (_, target), journal in handed_over.items():
-        if not journal.has_pending(target):
-            continue
         try:
+            if not journal.has_pending(target):
+                continue
             with _journal_lock(journal, target, wait=True, timeout=timeout):
                 pass  # the leader has let go
         except TargetError:
+            continue
+        except Exception as error:  # noqa: BLE001 - the process is ending: say, don't raise
+            warn(f"sheetlog could not check the runs left for {target}: {error}")
             continue
         if journal.has_pending(target):
             deliver(journal, target)
