@@ -10,7 +10,6 @@ in both directions) and Drive's createdTime / modifiedTime (timestamps).
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -28,16 +27,8 @@ from sheetlog.testing.a1 import col_index, col_letters, parse_a1, quote_title
 GOOGLE = ("https://sheets.googleapis.com", "https://www.googleapis.com")
 
 
-def _recordings_dir() -> Path | None:
-    here = Path(__file__).resolve().parents[2] / "shared" / "gsheets-recordings"
-    if here.is_dir():
-        return here
-    env = os.environ.get("SHEETLOG_GSHEETS_RECORDINGS")
-    return Path(env) if env and Path(env).is_dir() else None
-
-
-RECORDINGS = _recordings_dir()
-RECORDING_FILES = sorted(RECORDINGS.glob("*.json")) if RECORDINGS else []
+RECORDINGS = Path(__file__).resolve().parent / "data" / "gsheets-recordings"
+RECORDING_FILES = sorted(RECORDINGS.glob("*.json"))
 
 
 @pytest.fixture(scope="module")
@@ -154,7 +145,6 @@ def replay(fake: FakeSheetsServer, interactions: list) -> tuple[int, list]:
     return len(interactions), mismatches
 
 
-@pytest.mark.skipif(not RECORDING_FILES, reason="gsheets-recordings not found")
 @pytest.mark.parametrize("recording", RECORDING_FILES, ids=lambda p: p.stem)
 def test_replay_matches_google_recording(fake, recording):
     interactions = json.loads(recording.read_text())["interactions"]
@@ -166,7 +156,6 @@ def test_replay_matches_google_recording(fake, recording):
     )
 
 
-@pytest.mark.skipif(not RECORDING_FILES, reason="gsheets-recordings not found")
 def test_replay_reports_a_difference(fake):
     """The comparison is not vacuous: one changed cell in a recorded answer is caught."""
     recording = RECORDINGS / "WorksheetTest.test_update_and_get.json"

@@ -26,7 +26,7 @@ from sheetlog.backends.excel import in_place
 from sheetlog.backends.excel.backend import ExcelBackend
 from sheetlog.cli import main
 
-REAL_WORKBOOKS = Path(__file__).resolve().parents[2] / "shared" / "real-workbooks"
+REAL_WORKBOOKS = Path(__file__).resolve().parent / "data" / "real-workbooks"
 
 
 def _record(i: int, **extra) -> dict:

@@ -1,8 +1,8 @@
 """Appending runs to real workbooks made by Excel, LibreOffice and Google Sheets.
 
-For every workbook in ``../shared/real-workbooks/`` (``SHEETLOG_REAL_WORKBOOKS`` when that folder is
-not beside the repository) two copies get three runs each: one into a new sheet (``#Runs``) and one
-into an existing sheet that has a header row. Then:
+For every workbook in ``tests/data/real-workbooks/`` (copied into the repository; its README
+gives each file's source and license) two copies get three runs each: one into a new sheet
+(``#Runs``) and one into an existing sheet that has a header row. Then:
 
 * every zip part sheetlog has no reason to touch is byte-identical, compressed bytes included;
   adding a sheet changes ``workbook.xml``, its rels and ``[Content_Types].xml`` by one element each;
@@ -36,17 +36,8 @@ from python_calamine import CalamineWorkbook
 
 import sheetlog
 
-
-def _real_workbooks_dir() -> Path | None:
-    beside_repo = Path(__file__).resolve().parents[2] / "shared" / "real-workbooks"
-    if beside_repo.is_dir():
-        return beside_repo
-    configured = os.environ.get("SHEETLOG_REAL_WORKBOOKS")
-    return Path(configured) if configured else None
-
-
-REAL_DIR = _real_workbooks_dir()
-WORKBOOKS = sorted(p.name for p in REAL_DIR.glob("*.xlsx")) if REAL_DIR else []
+REAL_DIR = Path(__file__).resolve().parent / "data" / "real-workbooks"
+WORKBOOKS = sorted(p.name for p in REAL_DIR.glob("*.xlsx"))
 CASES = ("new", "existing")
 NEW_SHEET = "Runs"
 TEXTS = ["=1+1", "+cmd", "@SUM(A1)"]
@@ -74,10 +65,7 @@ CSV_FILTER = "csv:Text - txt - csv (StarCalc):44,34,76,1,,0,false,true,false,fal
 
 
 def test_real_workbooks_are_present() -> None:
-    assert WORKBOOKS, (
-        "no real workbooks found: put shared/real-workbooks/ beside the repository or set"
-        " SHEETLOG_REAL_WORKBOOKS to a folder of .xlsx files"
-    )
+    assert len(WORKBOOKS) == 12, f"tests/data/real-workbooks/ should hold 12 workbooks: {WORKBOOKS}"
 
 
 # --- preparing the results (once per module, so LibreOffice converts them in one call) --------

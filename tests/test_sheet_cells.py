@@ -20,7 +20,7 @@ from sheetlog.backends.excel import sheet_cells as pieces_module
 from sheetlog.backends.excel.package import Package
 from sheetlog.backends.excel.workbook import WorkbookIndex
 
-REAL_WORKBOOKS = Path(__file__).resolve().parents[2] / "shared" / "real-workbooks"
+REAL_WORKBOOKS = Path(__file__).resolve().parent / "data" / "real-workbooks"
 
 
 @pytest.fixture

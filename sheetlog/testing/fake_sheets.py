@@ -2,7 +2,7 @@
 
 Served over real HTTP on loopback so that gspread's own client (see ``fake_client``) and other
 processes talk to it exactly as they would to Google. Semantics follow real recorded answers
-(``../shared/gsheets-recordings``): trimmed values, append's table detection, RAW vs
+(``tests/data/gsheets-recordings``): trimmed values, append's table detection, RAW vs
 USER_ENTERED, grid limits, error bodies, per-user quotas. Tests can inject faults: 429 with
 Retry-After, 408, 5xx, slow answers, and connections dropped before or after the request is
 applied.
