@@ -32,6 +32,7 @@ def by_run(target: str):
     return sheetlog.load(target).set_index("run_id")
 
 
+@pytest.mark.slow  # 10,000 runs
 def test_10000_runs_reach_the_google_sheet_in_at_most_10_writes_and_a_second_sync_writes_none(
     fake_sheets, tmp_path
 ):

@@ -167,7 +167,9 @@ def _check_final_flush(journals: list[Path]) -> None:
         assert sum(report.delivered.values()) == 0  # every run was already in the workbook
 
 
-@pytest.mark.parametrize("journals", ["shared", "one per process"])
+@pytest.mark.parametrize(
+    "journals", ["shared", pytest.param("one per process", marks=pytest.mark.slow)]
+)
 def test_eight_processes_log_200_runs_into_one_workbook(tmp_path: Path, journals: str) -> None:
     target = tmp_path / "runs.xlsx"
     if journals == "shared":

@@ -12,6 +12,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 import sheetlog
 
 # Plays a leader: holds the delivery lock of the target for HOLD seconds, writes nothing (as a
@@ -70,6 +72,7 @@ def _prepared(tmp_path: Path) -> tuple[Path, Path]:
     return target, journal
 
 
+@pytest.mark.slow  # waits out the exit-time hand-over (about 5 s)
 def test_a_run_left_to_a_leader_that_failed_is_written_at_exit(tmp_path: Path) -> None:
     target, journal = _prepared(tmp_path)
     leader = _start_leader(target, journal, hold=5.0)
@@ -84,6 +87,7 @@ def test_a_run_left_to_a_leader_that_failed_is_written_at_exit(tmp_path: Path) -
     assert "kept in the journal" not in done.stderr
 
 
+@pytest.mark.slow  # waits out the exit-time hand-over (about 10 s)
 def test_a_leader_still_writing_at_exit_is_left_to_finish(tmp_path: Path) -> None:
     """The process does not wait for ever, nor warn: the leader writes the run (or warns in its
     own process); meanwhile the run is pending in the journal."""

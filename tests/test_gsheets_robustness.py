@@ -188,8 +188,9 @@ print(json.dumps({"runs": runs, "warnings": [str(w.message) for w in caught], "f
 @pytest.mark.parametrize(
     "journals",
     # shared: the processes of one machine in one directory (the default journal, .sheetlog/)
-    ["one per process", pytest.param("shared", marks=pytest.mark.slow)],
+    ["one per process", "shared"],
 )
+@pytest.mark.slow  # 2,000 runs through four processes and injected faults
 def test_four_processes_500_runs_with_20_percent_faults(
     fake: FakeSheetsServer, tmp_path: Path, journals: str
 ) -> None:
@@ -319,6 +320,7 @@ def _journal_pending(journal: Path) -> int:
     return sum(s.count for s in sheetlog.run.open_journal(journal).pending_summary())
 
 
+@pytest.mark.slow  # waits for the fake's quota to refill
 def test_quota_exceeded_rows_wait_in_the_journal_and_arrive_once_it_refills(
     fake: FakeSheetsServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -456,6 +456,7 @@ def test_a_run_with_more_columns_than_excel_holds_stays_in_the_journal(log: Logg
     assert kept["params.p16483"] == 16483
 
 
+@pytest.mark.slow  # a row of 16,384 cells, read back
 def test_a_run_that_exactly_fills_the_sheet_is_written(log: Logger) -> None:
     record = log.run({"lr": 0.1})
     width = len(log.load().columns)
