@@ -149,6 +149,36 @@ def test_ci_runs_the_readme_test_command_then_the_slow_set() -> None:
     assert "../shared" not in ci
 
 
+def test_the_readme_gitignore_lines_cover_what_sheetlog_leaves(tmp_path: Path) -> None:
+    """With the README's .gitignore lines, a project that logged runs (to a workbook and to a
+    CSV file, from a repository with uncommitted changes: a patch is saved) shows git nothing
+    new but the runs files themselves."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    (lines,) = re.findall(r"^```gitignore\n(.*?)^```$", readme, re.S | re.M)
+    git = ["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    (tmp_path / ".gitignore").write_text(lines, encoding="utf-8")
+    (tmp_path / "train.py").write_text("print('v1')\n", encoding="utf-8")
+    subprocess.run([*git, "add", "."], check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "start"], check=True)
+    (tmp_path / "train.py").write_text("print('v2')\n", encoding="utf-8")
+    sheetlog = [str(Path(sys.executable).parent / "sheetlog"), "log", "-p", "lr=0.1"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SHEETLOG_")}
+    for target in ("runs.xlsx", "runs.csv"):
+        subprocess.run(
+            [*sheetlog, "-t", target], cwd=tmp_path, env=env, check=True, capture_output=True
+        )
+    assert (tmp_path / ".sheetlog" / "patches").is_dir()
+    assert (tmp_path / ".runs.xlsx.sheetlog-lock").exists()
+    status = subprocess.run(
+        [*git, "status", "--porcelain", "--untracked-files=all"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.splitlines()
+    assert sorted(status) == [" M train.py", "?? runs.csv", "?? runs.xlsx"]
+
+
 @pytest.mark.slow
 def test_readme_and_examples_commands_run_in_order(tmp_path: Path) -> None:
     """README.md's commands, then examples/README.md's, pasted in order into a shell in a fresh
@@ -189,6 +219,16 @@ def test_readme_and_examples_commands_run_in_order(tmp_path: Path) -> None:
     assert names.count("svc-rbf-C10") == 2 and "mlp-lr0.05" in names and "lr-0.03" in names
     assert {run["status"] for run in runs} == {"FINISHED"}
     assert (repo / "exported.csv").is_file() and (repo / "runs.csv").is_file()
+    # The repository's .gitignore covers everything they left behind.
+    subprocess.run(["git", "-C", str(repo), "init", "-q"], check=True)
+    status = subprocess.run(
+        ["git", "-C", str(repo), "status", "--porcelain", "--untracked-files=all"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.splitlines()
+    left = sorted({line[3:] for line in status} - set(committed_files()))
+    assert not left, f"files the commands left that .gitignore does not cover: {left}"
 
 
 def readme_commands() -> dict[str, str]:
@@ -205,16 +245,21 @@ def readme_commands() -> dict[str, str]:
     return by_extra
 
 
-def fresh_copy(destination: Path) -> Path:
-    """Copy what git would commit from the repository into ``destination``."""
-    if shutil.which("git") is None or not (REPO / ".git").exists():
-        pytest.skip("needs a git checkout of sheetlog to know which files belong to it")
+def committed_files() -> list[str]:
+    """The files git would commit: tracked, and untracked but not ignored."""
     listed = subprocess.run(
         ["git", "-C", str(REPO), "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
         check=True,
         capture_output=True,
     ).stdout.decode()
-    for name in filter(None, listed.split("\0")):
+    return list(filter(None, listed.split("\0")))
+
+
+def fresh_copy(destination: Path) -> Path:
+    """Copy what git would commit from the repository into ``destination``."""
+    if shutil.which("git") is None or not (REPO / ".git").exists():
+        pytest.skip("needs a git checkout of sheetlog to know which files belong to it")
+    for name in committed_files():
         source = REPO / name
         if source.is_file():  # tracked files deleted in the work tree are skipped
             (destination / name).parent.mkdir(parents=True, exist_ok=True)
