@@ -22,7 +22,7 @@ from gspread.exceptions import APIError
 from gspread.urls import SPREADSHEET_BATCH_UPDATE_URL
 
 from ...errors import TargetError
-from ...schema import match_header, order_columns
+from ...schema import header_name, match_header, order_columns
 from ..base import Table, WriteResult
 from ..excel.cells import column_letter
 from .address import SheetAddress
@@ -553,7 +553,7 @@ class GoogleSheetBackend:
     def _header(self, sheet: _Sheet) -> list[str | None]:
         reply = self.http.values_get(self.address.key, f"{sheet.a1}!1:1")
         row = (reply.get("values") or [[]])[0]
-        return _trimmed([str(v).strip() if v not in ("", None) else None for v in row])
+        return _trimmed([header_name(v) for v in row])
 
     def _column_values(self, sheet: _Sheet, column: int) -> dict[str, int]:
         """Text of one column -> its row number (1-based), header row excluded."""
@@ -583,7 +583,7 @@ class GoogleSheetBackend:
             rows = reply.get("values", [])
             if not rows:
                 return Table([], [])
-            header = [str(v).strip() if v not in ("", None) else None for v in rows[0]]
+            header = [header_name(v) for v in rows[0]]
             times = {i for i, name in enumerate(header) if name in TIME_COLUMNS}
             return Table(
                 header,
