@@ -10,7 +10,7 @@
   ``Int64`` when some runs lack the value).
 - Text holding a JSON list or object (how lists and dicts are stored) becomes that list or dict.
 - A column of dates is ``datetime64[us]`` (years 1 to 9999). Dates a date cell cannot show
-  (before 1900, after 9999-12-31 23:59:59.999) are ISO texts such as ``0001-01-01T00:00:00``:
+  (before 1900-03-01, after 9999-12-31 23:59:59) are ISO texts such as ``0001-01-01T00:00:00``:
   those texts are dates again when every other value of their column is one.
 - ``start_time`` and ``end_time`` are time-zone aware (UTC), as sheetlog writes them in UTC.
 

@@ -47,7 +47,6 @@ def clean_key(key: Any) -> str:
     text = storable_text(_CONTROL.sub(" ", _key_text(key)).strip())
     if not text:
         raise ValueError(f"empty parameter, metric or tag name: {key!r}")
-    _check_length(text, MAX_KEY_CHARS)
     return text
 
 

@@ -332,20 +332,21 @@ def end_status(status: Any) -> str:
     return text
 
 
-#: Date cells hold moments from Excel's first day to its last millisecond; readers (calamine,
-#: openpyxl, Excel, LibreOffice, Sheets) return them to the millisecond.
-FIRST_CELL_MOMENT = dt.datetime(1900, 1, 1)
-LAST_CELL_MOMENT = dt.datetime(9999, 12, 31, 23, 59, 59, 999000)
+#: Date cells hold moments from the first day every reader agrees on to Excel's last second
+#: (a later millisecond shows as 10000-01-01 where seconds are rounded for display); readers
+#: (calamine, openpyxl, Excel, LibreOffice, Sheets) return them to the millisecond.
+FIRST_CELL_MOMENT = dt.datetime(1900, 3, 1)
+LAST_CELL_MOMENT = dt.datetime(9999, 12, 31, 23, 59, 59)
 _SERIAL_EPOCH = dt.datetime(1899, 12, 30)
-_EXCEL_LEAP_DAY_END = dt.datetime(1900, 3, 1)
 
 
-def date_serial(moment: dt.datetime, excel: bool) -> float | str:
+def date_serial(moment: dt.datetime) -> float | str:
     """A naive datetime as a date serial number (days since 1899-12-30), rounded to the
-    millisecond; its ISO text (``0001-01-01T00:00:00``) when a date cell cannot show it.
+    millisecond; its ISO text (``0001-01-01T00:00:00``) when readers would not all show it.
 
-    ``excel``: Excel (and every reader of .xlsx) counts a 29 February 1900 that never was, so
-    its serials before 1 March 1900 are one less than the days elapsed; Google Sheets' are not.
+    Excel counts a 29 February 1900 that never was (its serial 60), LibreOffice and Google
+    Sheets do not: a serial before 1 March 1900 is a different day in each, so such dates
+    (and those before 1900, which Excel cannot show) are text.
     """
     microseconds = (moment.microsecond + 500) // 1000 * 1000
     try:
@@ -354,8 +355,7 @@ def date_serial(moment: dt.datetime, excel: bool) -> float | str:
         return moment.isoformat()
     if not FIRST_CELL_MOMENT <= rounded <= LAST_CELL_MOMENT:
         return moment.isoformat()
-    serial = (rounded - _SERIAL_EPOCH) / dt.timedelta(days=1)
-    return serial - 1 if excel and rounded < _EXCEL_LEAP_DAY_END else serial
+    return (rounded - _SERIAL_EPOCH) / dt.timedelta(days=1)
 
 
 def iso_moment(text: str) -> dt.datetime | None:

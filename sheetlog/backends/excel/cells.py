@@ -92,8 +92,8 @@ def cell_xml(ref: str, value: CellValue, style: int | None = None) -> str:
             return _inline(ref, style_attr, text)
         return f'<c r="{ref}"{style_attr}><v>{_number(value)}</v></c>'
     if isinstance(value, dt.datetime):
-        serial = date_serial(value, excel=True)
-        if isinstance(serial, str):  # before 1900 or after 9999: ISO text, read back as a date
+        serial = date_serial(value)
+        if isinstance(serial, str):  # see date_serial: ISO text, read back as a date
             return _inline(ref, style_attr, serial)
         return f'<c r="{ref}"{style_attr}><v>{_number(serial)}</v></c>'
     return _inline(ref, style_attr, value)

@@ -25,7 +25,7 @@ TIME_COLUMNS = ("start_time", "end_time")
 def to_json(value: CellValue) -> tuple[Any, bool]:
     """(JSON value, whether text was cut to fit a cell)."""
     if isinstance(value, dt.datetime):
-        return date_serial(value, excel=False), False  # ISO text before 1900 and after 9999
+        return date_serial(value), False  # ISO text before 1900-03-01 and after 9999
     if isinstance(value, float):
         text = nonfinite_text(value)
         return (value if text is None else text), False
