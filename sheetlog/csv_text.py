@@ -64,6 +64,8 @@ def csv_value(field: str) -> Any:
     """The value a CSV field stands for: None, a number, a boolean, a datetime or text."""
     if field.startswith("'"):
         return field[1:]
+    if field == "":
+        return None
     typed = _typed(field)
     return field if typed is None else typed
 

@@ -18,7 +18,7 @@ from typing import Any, TextIO
 import click
 import pandas as pd
 
-from ..csv_text import csv_field, csv_safe, write_csv_rows
+from ..csv_text import LINE_END, csv_field, csv_safe, write_csv_rows
 from ..values import to_cell
 from .runs_table import object_text
 
@@ -76,9 +76,10 @@ def write_csv(frame: pd.DataFrame, stream: TextIO) -> None:
 
 
 def csv_text(frame: pd.DataFrame) -> str:
+    """The CSV of ``frame`` for ``click.echo``, which ends the last line itself."""
     buffer = io.StringIO()
     write_csv(frame, buffer)
-    return buffer.getvalue()
+    return buffer.getvalue().removesuffix(LINE_END)
 
 
 def write_export(frame: pd.DataFrame, path: str, force: bool) -> None:
