@@ -19,8 +19,8 @@ from click.testing import CliRunner
 from libreoffice import find_soffice
 
 import sheetlog
+from sheetlog import csv_text
 from sheetlog.cli import main
-from sheetlog.csv_text import csv_field, csv_safe, csv_unsafe, csv_value
 
 TEXTS = {
     "bare_cr": "line one\rline two",
@@ -141,9 +141,9 @@ def test_export_and_ls_write_the_csv_target_convention(tmp_path: Path) -> None:
     "text", [*TEXTS.values(), "'", "''", "-", "1e5", "NaN", "inf", "-inf", ".5", "1900-01-01 00:00"]
 )
 def test_a_text_field_reads_back_as_that_text(text: str) -> None:
-    field = csv_field(text)
-    assert csv_value(field) == text
-    assert csv_unsafe(csv_safe(text)) == text
+    field = csv_text.csv_field(text)
+    assert csv_text.csv_value(field) == text
+    assert csv_text.csv_unsafe(csv_text.csv_safe(text)) == text
     assert not field.startswith(("=", "+", "-", "@", "\t", "\r", "＝", "＋", "－", "＠"))
 
 
@@ -152,7 +152,7 @@ def test_a_text_field_reads_back_as_that_text(text: str) -> None:
               dt.datetime(1, 1, 1), dt.datetime(9999, 12, 31, 23, 59, 59, 999999)],
 )  # fmt: skip
 def test_a_value_field_reads_back_as_that_value(value: Any) -> None:
-    back = csv_value(csv_field(value))
+    back = csv_text.csv_value(csv_text.csv_field(value))
     assert back == value and type(back) is type(value)
 
 

@@ -27,7 +27,9 @@ from python_calamine import CalamineWorkbook
 import sheetlog
 from sheetlog.cli import main
 from sheetlog.journal import Journal
-from sheetlog.values import MAX_TEXT_CHARS, to_cell
+from sheetlog.values import to_cell
+
+MAX_TEXT_CHARS = 50_000  # the most a Google Sheets cell holds, the largest of any backend
 
 
 def log_run(folder: Path, params: dict, target: str | Path | None = None, **kw: Any):
