@@ -367,3 +367,17 @@ def test_libreoffice_shows_the_dates_as_logged(tmp_path: Path) -> None:
         assert shown[f"params.{key}"] == value.strftime("%Y-%m-%d %H:%M:%S"), key
     for key, value in OUTSIDE.items():
         assert shown[f"params.{key}"] == expected_moment(value).isoformat(), key
+
+
+def test_a_number_in_a_column_added_right_of_a_date_column_stays_a_number(
+    tmp_path: Path, fake_sheets
+) -> None:
+    """Google Sheets gives an inserted column the format of the one before it: a new column
+    right of a date column must not show its numbers as dates."""
+    target = f"gsheet://{fake_sheets.create_spreadsheet('formats')}/Runs"
+    log_run(tmp_path, {"when": dt.datetime(2000, 1, 1)}, target=target)
+    log_run(tmp_path, {"when": dt.datetime(2000, 1, 2), "epochs": 5, "lr": 0.5}, target=target)
+    frame = sheetlog.load(target)
+    assert frame["params.epochs"].tolist()[1] == 5
+    assert frame["params.lr"].tolist()[1] == 0.5
+    assert frame["params.when"].tolist()[1] == pd.Timestamp("2000-01-02")

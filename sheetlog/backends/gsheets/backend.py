@@ -341,6 +341,8 @@ class GoogleSheetBackend:
                 }
             },
         ]
+        if start > 0:  # the inherited format of a time column would show numbers as dates
+            requests.append(_plain_format(sheet.sheet_id, start, end))
         for offset, name in enumerate(plan.new):
             if any(isinstance(r.get(name), dt.datetime) for r in plan.rows):
                 requests.append(_datetime_format(sheet.sheet_id, start + offset))
@@ -857,6 +859,17 @@ def _not_bold(sheet_id: int, row_start: int, row_end: int) -> dict[str, Any]:
             "range": _grid(sheet_id, row_start, row_end, None, None),
             "cell": {"userEnteredFormat": {"textFormat": {"bold": False}}},
             "fields": "userEnteredFormat.textFormat.bold",
+        }
+    }
+
+
+def _plain_format(sheet_id: int, start: int, end: int) -> dict[str, Any]:
+    """No number format below the header of columns ``start`` to ``end`` (other formats stay)."""
+    return {
+        "repeatCell": {
+            "range": _grid(sheet_id, 1, None, start, end),
+            "cell": {"userEnteredFormat": {}},
+            "fields": "userEnteredFormat.numberFormat",
         }
     }
 
