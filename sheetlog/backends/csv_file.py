@@ -23,7 +23,7 @@ from filelock import FileLock, Timeout
 
 from ..csv_text import csv_field, csv_safe, csv_unsafe, csv_value, write_csv_rows
 from ..errors import TargetError
-from ..schema import header_name, match_header, order_columns
+from ..schema import match_header, order_columns
 from .base import Table, WriteResult
 
 LOCK_TIMEOUT_S = 120
@@ -112,7 +112,7 @@ class CsvBackend:
             raise TargetError(f"cannot read {self.path} as a CSV file: {error}") from error
         if not lines:
             return [], []
-        return [header_name(csv_value(name)) or "" for name in lines[0]], lines[1:]
+        return [csv_unsafe(name).strip() for name in lines[0]], lines[1:]  # names are text
 
     def _save(self, header: list[str], rows: list[list[str]]) -> None:
         buffer = io.StringIO()
