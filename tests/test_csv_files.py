@@ -184,8 +184,8 @@ def test_header_names_are_read_as_the_text_written(tmp_path: Path) -> None:
     target = tmp_path / "runs.csv"
     target.write_text("run_id,1.0,'=x,2024,TRUE\r\nr1,1,2,3,4\r\n", encoding="utf-8")
     assert list(sheetlog.load(str(target)).columns) == ["run_id", "1.0", "=x", "2024", "TRUE"]
-    sheetlog.log_run({"=x": 5}, target=str(target), capture=False,
+    sheetlog.log_run({"-y": 5}, target=str(target), capture=False,
                      journal_dir=tmp_path / ".sheetlog")  # fmt: skip
     header = target.read_text(encoding="utf-8-sig").splitlines()[0].split(",")
     assert header[:5] == ["run_id", "'1.0", "'=x", "'2024", "'TRUE"]  # texts, as written
-    assert "params.=x" in header
+    assert "params.-y" in header
