@@ -11,6 +11,7 @@ from .delivery import DeliveryReport
 from .delivery import flush as _flush
 from .run import Run, open_journal
 from .targets import open_target, resolve_target
+from .values import end_status
 
 if TYPE_CHECKING:
     import pandas
@@ -57,6 +58,7 @@ def log_run(
     journal_dir: str | os.PathLike[str] | None = None,
 ) -> dict[str, Any]:
     """Log a finished run in one call: one row. Returns the row as written."""
+    status = end_status(status)  # before the run starts: a mistake must not leave it running
     run = start_run(
         params,
         name=name,

@@ -9,6 +9,9 @@
 - ``params.*`` and ``tags.*`` columns holding only whole numbers become integers (nullable
   ``Int64`` when some runs lack the value).
 - Text holding a JSON list or object (how lists and dicts are stored) becomes that list or dict.
+- A column of dates is ``datetime64[us]`` (years 1 to 9999). Dates a date cell cannot show
+  (before 1900-03-01, after 9999-12-31 23:59:59) are ISO texts such as ``0001-01-01T00:00:00``:
+  those texts are dates again when every other value of their column is one.
 - ``start_time`` and ``end_time`` are time-zone aware (UTC), as sheetlog writes them in UTC.
 
 The typing itself (``typed_column``) is plain Python, so that ``sheetlog ls`` can type the few
@@ -25,9 +28,11 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from .backends.base import Table
+from .values import iso_moment
 
 _NONFINITE = {"NaN": math.nan, "inf": math.inf, "-inf": -math.inf}
 _NUMBER_TYPES = {int, float}
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 _UTC_COLUMNS = ("start_time", "end_time")
 
 Kind = Literal["integer", "float", "time", "object"]
@@ -97,24 +102,36 @@ def typed_column(name: str, values: list[Any]) -> Column:
         kinds
         and kinds <= _NUMBER_TYPES | {str}
         and (str not in kinds or all(v in _NONFINITE for v in values if type(v) is str))
-    ):
+        and (int not in kinds or all(_fits_int64(v) for v in values if type(v) is int))
+    ):  # (an int beyond 64 bits, from a CSV file or a Sheets API reply, keeps the column object)
         if str in kinds:
             values = [_NONFINITE[v] if type(v) is str else v for v in values]
-        whole = name.startswith(("params.", "tags.")) and (
-            kinds <= {int}
-            or (str not in kinds and all(v is None or float(v).is_integer() for v in values))
+        whole = (
+            name.startswith(("params.", "tags."))
+            and str not in kinds
+            and all(v is None or _fits_int64(v) for v in values)
         )
         if whole:
             return Column("integer", [None if v is None else int(v) for v in values])
         return Column("float", [math.nan if v is None else float(v) for v in values])
-    if kinds and kinds <= {dt.datetime, dt.date}:
-        return Column("time", [None if v is None else _naive_utc(v) for v in values])
+    if kinds and kinds <= {dt.datetime, dt.date, str}:
+        moments = [v if type(v) is not str else iso_moment(v) for v in values]
+        if None not in (moments[i] for i, v in enumerate(values) if type(v) is str):
+            return Column("time", [None if v is None else _naive_utc(v) for v in moments])
     if str in kinds:
         strings = [v for v in values if type(v) is str] if gaps or len(kinds) > 1 else values
         texts = "\0" + "\0".join(strings)
         if "\0[" in texts or "\0{" in texts:  # some text may be a JSON list or object
             values = [_json_or_text(v) for v in values]
     return Column("object", list(values))
+
+
+def _fits_int64(number: int | float) -> bool:
+    """Whether ``number`` is whole and an ``Int64`` column can hold it (a float of 2**63 or more
+    cannot: it stays a float, as does any non-finite one)."""
+    if type(number) is int:
+        return _INT64_MIN <= number <= _INT64_MAX
+    return math.isfinite(number) and number.is_integer() and _INT64_MIN <= number < 2.0**63
 
 
 def _array(name: str, column: Column):  # -> a pandas array or Series
@@ -125,7 +142,8 @@ def _array(name: str, column: Column):  # -> a pandas array or Series
     if column.kind == "float":
         return pd.array(column.values, dtype="float64")
     if column.kind == "time":
-        times = pd.to_datetime(pd.Series(column.values, dtype="object"))
+        # microseconds: the years 1 to 9999 fit (nanoseconds span only 1677 to 2262)
+        times = pd.Series(column.values, dtype="datetime64[us]")
         return times.dt.tz_localize("UTC") if name in _UTC_COLUMNS else times
     return pd.array(column.values, dtype="object")
 

@@ -26,7 +26,7 @@ from .history import writer as history_writer
 from .journal import Journal
 from .schema import clean_key, flatten
 from .targets import open_target, resolve_target
-from .values import CellValue, to_cell
+from .values import CellValue, end_status, to_cell
 
 Summary = Literal["last", "min", "max"]
 _MIN_STEP, _MAX_STEP = -(2**63), 2**63  # steps are stored as 64-bit integers
@@ -109,7 +109,7 @@ class Run:
         """Record hyper-parameters; nested dicts become dotted names (``optimizer.lr``)."""
         flat = flatten("params", params)
         with self._lock:
-            self._params.update({name: to_cell(value) for name, value in flat.items()})
+            self._params.update({name: to_cell(value, name) for name, value in flat.items()})
 
     def set_tag(self, key: str, value: Any) -> None:
         self.set_tags({key: value})
@@ -117,7 +117,7 @@ class Run:
     def set_tags(self, tags: Mapping[str, Any]) -> None:
         flat = flatten("tags", tags)
         with self._lock:
-            self._tags.update({name: to_cell(value) for name, value in flat.items()})
+            self._tags.update({name: to_cell(value, name) for name, value in flat.items()})
 
     def define_metric(self, key: str, summary: Summary = "last") -> None:
         """Choose what the ``metrics.<key>`` column holds: the last value (default), min or max."""
@@ -221,6 +221,7 @@ class Run:
 
         Returns the row. A target that cannot take it now leaves it pending (with a warning).
         """
+        status = end_status(status)
         with self._lock:
             if self.status != "RUNNING":
                 raise RuntimeError(f"run {self.run_id} has already ended ({self.status})")

@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from .errors import warn
 from .values import storable_text
 
 #: Column groups, in the order new columns are laid out. A name belongs to the first group whose
@@ -31,6 +32,11 @@ ADOPTABLE_PREFIXES = ("params.", "metrics.", "tags.")
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 
+#: The longest column name: a header cell holds 32,767 characters (counted in UTF-16 units).
+MAX_NAME_CHARS = 32_767
+#: The longest key: room is left for the longest prefix, ``metrics.``.
+MAX_KEY_CHARS = MAX_NAME_CHARS - len("metrics.")
+
 
 def clean_key(key: Any) -> str:
     """A column-safe key: text, control characters and line breaks folded to one space, trimmed.
@@ -38,22 +44,87 @@ def clean_key(key: Any) -> str:
     Raises ``ValueError`` for a key that is empty once cleaned: that is a mistake in the caller's
     code, not something to guess around.
     """
-    text = storable_text(_CONTROL.sub(" ", str(key)).strip())
+    text = storable_text(_CONTROL.sub(" ", _key_text(key)).strip())
     if not text:
         raise ValueError(f"empty parameter, metric or tag name: {key!r}")
     return text
 
 
+def _key_text(key: Any) -> str:
+    if isinstance(key, str):
+        return str.__str__(key)
+    try:
+        return str(key)
+    except Exception as error:  # noqa: BLE001 - e.g. an int of more than 4,300 digits
+        raise ValueError(f"a key of type {type(key).__name__} has no text: {error}") from None
+
+
+def _check_length(name: str, limit: int) -> None:
+    length = len(name.encode("utf-16-le")) // 2 if len(name) > limit // 2 else len(name)
+    if length > limit:
+        raise ValueError(
+            f"the name {name[:40]!r}... is {length:,} characters long: a column name must fit in"
+            f" a spreadsheet cell ({MAX_NAME_CHARS:,} characters with its prefix, such as"
+            " 'params.'). Use a shorter key."
+        )
+
+
 def flatten(prefix: str, mapping: Mapping[Any, Any]) -> dict[str, Any]:
-    """``{"optimizer": {"lr": 0.1}}`` with prefix ``params`` -> ``{"params.optimizer.lr": 0.1}``."""
+    """``{"optimizer": {"lr": 0.1}}`` with prefix ``params`` -> ``{"params.optimizer.lr": 0.1}``.
+
+    Two keys that end up with the same name (``{"a": {"b": 1}, "a.b": 2}``) keep the later
+    value; a ``SheetlogWarning`` names both keys and both values.
+    """
     flat: dict[str, Any] = {}
+    origin: dict[str, str] = {}
+    _flatten_into(flat, origin, prefix, "", mapping, set())
+    return flat
+
+
+def _flatten_into(
+    flat: dict[str, Any],
+    origin: dict[str, str],
+    prefix: str,
+    path: str,
+    mapping: Mapping[Any, Any],
+    ancestors: set[int],
+) -> None:
+    ancestors = ancestors | {id(mapping)}
     for key, value in mapping.items():
         name = f"{prefix}.{clean_key(key)}" if prefix else clean_key(key)
-        if isinstance(value, Mapping) and value:
-            flat.update(flatten(name, value))
-        else:
-            flat[name] = value
-    return flat
+        where = f"{path}[{key!r}]"
+        if isinstance(value, Mapping) and value and id(value) not in ancestors:
+            _flatten_into(flat, origin, name, where, value, ancestors)
+            continue
+        _check_length(name, MAX_NAME_CHARS if prefix else MAX_KEY_CHARS)
+        if name in flat:
+            warn(
+                f"{origin[name]} and {where} both name the column {name!r}: {where}'s value"
+                f" {_short(value)} is kept, {_short(flat[name])} is not. Rename one of the keys."
+            )
+            del flat[name]  # the kept value takes the later key's place in the column order
+        flat[name] = value
+        origin[name] = where
+
+
+def _short(value: Any) -> str:
+    try:
+        text = repr(value)
+    except Exception:  # noqa: BLE001
+        text = f"<{type(value).__name__}>"
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def header_name(value: Any) -> str | None:
+    """A header cell as a column name, as the writers see it: a cell typed as the number 2024
+    is ``2024`` (not ``2024.0``), a boolean ``TRUE`` / ``FALSE``; None for an empty cell."""
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if value is None:
+        return None
+    return str(value).strip() or None
 
 
 def group_of(name: str) -> int:

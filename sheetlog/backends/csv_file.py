@@ -1,35 +1,32 @@
 """The CSV backend: a runs table kept as a plain CSV file (for sync and hand-off).
 
-A CSV file has no types: numbers, ``TRUE``/``FALSE`` and ``YYYY-MM-DD HH:MM:SS`` times are
-recognised when read back. Text that would read back as something else (``"0001"``, ``"TRUE"``),
-or that a spreadsheet would run as a formula (``=...``, ``+...``, ``-...``, ``@...``), is written
-with a leading ``'``, which is removed again when read: text round-trips exactly.
-The file is UTF-8 with a byte-order mark (so that Excel shows accents right) and is rewritten
-whole, through a temporary file, on every write: a crash leaves the old file or the new one.
+A CSV file has no types: values are written and read back by the convention of
+``sheetlog.csv_text`` (the one ``sheetlog export`` uses too): numbers stay numbers, ``NaN`` /
+``inf`` / ``-inf``, ``TRUE`` / ``FALSE``, ``YYYY-MM-DD HH:MM:SS`` times, and text with a leading
+``'`` where it would read back as something else or run as a formula in a spreadsheet; header
+names follow the same rule. The file is UTF-8 with a byte-order mark (so that Excel shows
+accents right) and is rewritten whole, through a temporary file, on every write: a crash
+leaves the old file or the new one.
 """
 
 from __future__ import annotations
 
 import contextlib
 import csv
-import datetime as dt
 import io
 import os
-import re
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from filelock import FileLock, Timeout
 
-from ..csv_text import FORMULA_STARTS
+from ..csv_text import csv_field, csv_safe, csv_unsafe, csv_value, write_csv_rows
 from ..errors import TargetError
 from ..schema import match_header, order_columns
 from .base import Table, WriteResult
 
 LOCK_TIMEOUT_S = 120
-_NUMBER = re.compile(r"-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
-_TIME = re.compile(r"\d{4}-\d\d-\d\d[ T]\d\d:\d\d(:\d\d(\.\d{1,6})?)?")
 
 
 class CsvBackend:
@@ -58,7 +55,7 @@ class CsvBackend:
         header, rows = self._load()
         return Table(
             [name or None for name in header],
-            [[_parse(text) for text in row] for row in rows if any(row)],
+            [[csv_value(text) for text in row] for row in rows if any(row)],
         )
 
     def write(
@@ -84,7 +81,7 @@ class CsvBackend:
             row = [""] * len(header)
             for name, value in record.items():
                 if value is not None:
-                    row[columns[name]] = _text(value)
+                    row[columns[name]] = csv_field(value)
             rows.append(row)
         self._save(header, rows)
         return result
@@ -102,7 +99,7 @@ class CsvBackend:
             row.extend([""] * (len(header) - len(row)))
             for name, value in record.items():
                 if value is not None:
-                    row[columns[name]] = _text(value)
+                    row[columns[name]] = csv_field(value)
         self._save(header, rows)
 
     def _load(self) -> tuple[list[str], list[list[str]]]:
@@ -115,13 +112,11 @@ class CsvBackend:
             raise TargetError(f"cannot read {self.path} as a CSV file: {error}") from error
         if not lines:
             return [], []
-        return [name.strip() for name in lines[0]], lines[1:]
+        return [csv_unsafe(name).strip() for name in lines[0]], lines[1:]  # names are text
 
     def _save(self, header: list[str], rows: list[list[str]]) -> None:
         buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\r\n")
-        writer.writerow(header)
-        writer.writerows(rows)
+        write_csv_rows(buffer, [[csv_safe(name) if name else "" for name in header], *rows])
         temporary = self.path.with_name(f".{self.path.name}.sheetlog-{os.getpid()}.tmp")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -141,7 +136,7 @@ def _column(header: list[str], rows: list[list[str]], name: str) -> list[str]:
     position = match_header(header, [name]).get(name)
     if position is None:
         return []
-    return [row[position] if position < len(row) else "" for row in rows]
+    return [csv_unsafe(row[position]) if position < len(row) else "" for row in rows]
 
 
 def _grown(
@@ -155,38 +150,3 @@ def _grown(
             columns[name] = len(header)
             header.append(name)
     return header, columns
-
-
-def _text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "TRUE" if value else "FALSE"
-    if isinstance(value, float):
-        return repr(value)
-    if isinstance(value, dt.datetime):
-        return value.isoformat(sep=" ", timespec="microseconds" if value.microsecond else "seconds")
-    text = str(value)
-    if text.startswith(("'", *FORMULA_STARTS)) or _typed(text) is not None:
-        return "'" + text
-    return text
-
-
-def _parse(text: str) -> Any:
-    if text.startswith("'"):
-        return text[1:]
-    typed = _typed(text)
-    return text if typed is None else typed
-
-
-def _typed(text: str) -> Any:
-    """The number, boolean or time ``text`` stands for; None for text (and for "")."""
-    if text == "":
-        return None
-    if _NUMBER.fullmatch(text):
-        number = float(text)
-        return int(text) if re.fullmatch(r"-?\d+", text) and abs(number) < 2**53 else number
-    if text in ("TRUE", "FALSE"):
-        return text == "TRUE"
-    if _TIME.fullmatch(text):
-        with contextlib.suppress(ValueError):
-            return dt.datetime.fromisoformat(text)
-    return None

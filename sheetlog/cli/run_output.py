@@ -2,13 +2,12 @@
 
 JSON and CSV output are for scripts, so they are stable: every selected column is a key (or a CSV
 column), times are ISO-8601 in UTC, missing values, NaN and infinities are ``null`` in JSON and
-empty in CSV (infinities are ``inf``/``-inf`` there), lists and dicts stay JSON. CSV text cells
-go through ``csv_safe`` so that a spreadsheet opening the file never runs one as a formula.
+empty in CSV, lists and dicts stay JSON. CSV files follow ``sheetlog.csv_text`` (RFC 4180
+quoting; a text never runs as a formula in a spreadsheet opening the file).
 """
 
 from __future__ import annotations
 
-import csv
 import importlib.util
 import io
 import json
@@ -19,7 +18,8 @@ from typing import Any, TextIO
 import click
 import pandas as pd
 
-from ..csv_text import csv_safe
+from ..csv_text import LINE_END, csv_field, csv_safe, write_csv_rows
+from ..values import to_cell
 from .runs_table import object_text
 
 EXPORT_FORMATS = (".csv", ".json", ".parquet")
@@ -60,36 +60,26 @@ def dump_json(data: Any) -> str:
     return json.dumps(data, ensure_ascii=False, indent=2)
 
 
-def _csv_cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "TRUE" if value else "FALSE"
-    if isinstance(value, float):
-        return repr(value) if math.isfinite(value) else ("inf" if value > 0 else "-inf")
-    if isinstance(value, (list, dict)):
-        value = json.dumps(value, ensure_ascii=False)
-    return csv_safe(value) if isinstance(value, str) else str(value)
-
-
 def write_csv(frame: pd.DataFrame, stream: TextIO) -> None:
+    """The frame in the CSV convention of ``sheetlog.csv_text`` (the CSV target's too). A float
+    column's NaN is empty: ``load()`` gives NaN for a missing value and for a logged NaN alike."""
     columns = []
     for name in frame.columns:
         series = frame[name]
-        if pd.api.types.is_float_dtype(series):  # infinities kept, NaN (= missing) empty
+        if pd.api.types.is_float_dtype(series):
             values = series.astype(object).where(series.notna(), None).tolist()
         else:
-            values = json_column(series)
-        columns.append([_csv_cell(value) for value in values])
-    writer = csv.writer(stream, lineterminator="\n")
-    writer.writerow([csv_safe(str(name)) for name in frame.columns])
-    writer.writerows(zip(*columns, strict=True))
+            values = [None if is_missing(v) else to_cell(v) for v in series.astype(object)]
+        columns.append([csv_field(value) for value in values])
+    header = [csv_safe(str(name)) for name in frame.columns]
+    write_csv_rows(stream, [header, *zip(*columns, strict=True)])
 
 
 def csv_text(frame: pd.DataFrame) -> str:
+    """The CSV of ``frame`` for ``click.echo``, which ends the last line itself."""
     buffer = io.StringIO()
     write_csv(frame, buffer)
-    return buffer.getvalue()
+    return buffer.getvalue().removesuffix(LINE_END)
 
 
 def write_export(frame: pd.DataFrame, path: str, force: bool) -> None:

@@ -363,7 +363,8 @@ def diff(run_a: str, run_b: str, target: str | None, show_all: bool, output_form
 def export(target: str | None, output: str, force: bool) -> None:
     """Write the whole runs table to a CSV, JSON or Parquet file.
 
-    CSV text cells that a spreadsheet would run as a formula (=, +, -, @ first) get a leading
+    CSV is the CSV target's format (docs/values.md): numbers stay numbers, and text that a
+    spreadsheet would run as a formula (=, +, -, @ first) or read as a number gets a leading
     ' (sheetlog.csv_text.csv_unsafe removes it). JSON is a list of objects {column: value}
     with ISO-8601 times and null for missing values, NaN and infinities. Parquet needs pyarrow.
 

@@ -321,7 +321,7 @@ def serial_to_datetime(x: float) -> datetime:
 
 
 def format_datetime(x: float, pattern: str) -> str:
-    when = serial_to_datetime(round(x * 86400000) / 86400000)
+    when = EPOCH + timedelta(milliseconds=round(x * 86400000))  # exact to the millisecond
     tokens = _DT_TOKEN.findall(pattern)
     has_ampm = any(t.lower() in ("am/pm", "a/p") for t in tokens)
     out = []

@@ -18,7 +18,7 @@ from typing import Any
 from filelock import FileLock, Timeout
 
 from ...errors import RowRejected, TargetError
-from ...schema import match_header, order_columns
+from ...schema import header_name, match_header, order_columns
 from ...values import clip_text
 from ..base import Table, WriteResult
 from .cells import EXCEL_MAX_CHARS, EXCEL_MAX_COLUMNS, EXCEL_MAX_ROWS, cell_xml, column_letter
@@ -181,7 +181,7 @@ class ExcelBackend:
             cells = sheet_cells(package, entry) if entry is not None else []
         if not cells:
             return Table([], [])
-        header = [str(value).strip() if value not in ("", None) else None for value in cells[0]]
+        header = [header_name(value) for value in cells[0]]
         return Table(header, _values_rows(cells[1:]))
 
 

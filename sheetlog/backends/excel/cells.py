@@ -15,12 +15,11 @@ import html
 import math
 import re
 
-from ...values import CellValue, nonfinite_text
+from ...values import CellValue, date_serial, nonfinite_text
 
 EXCEL_MAX_ROWS = 1_048_576
 EXCEL_MAX_COLUMNS = 16_384
 EXCEL_MAX_CHARS = 32_767
-_EPOCH = dt.datetime(1899, 12, 30)
 
 _REF = re.compile(r"([A-Z]{1,3})(\d+)$")
 _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
@@ -80,11 +79,6 @@ def unescape_text(text: str) -> str:
     return _ESCAPED.sub(lambda m: chr(int(m.group(1), 16)), html.unescape(text))
 
 
-def excel_serial(moment: dt.datetime) -> float:
-    """A naive datetime as an Excel date serial (days since 1899-12-30)."""
-    return (moment - _EPOCH) / dt.timedelta(days=1)
-
-
 def cell_xml(ref: str, value: CellValue, style: int | None = None) -> str:
     """The ``<c>`` element for one value; '' for an empty value without a style."""
     style_attr = f' s="{style}"' if style else ""
@@ -98,7 +92,10 @@ def cell_xml(ref: str, value: CellValue, style: int | None = None) -> str:
             return _inline(ref, style_attr, text)
         return f'<c r="{ref}"{style_attr}><v>{_number(value)}</v></c>'
     if isinstance(value, dt.datetime):
-        return f'<c r="{ref}"{style_attr}><v>{_number(excel_serial(value))}</v></c>'
+        serial = date_serial(value)
+        if isinstance(serial, str):  # see date_serial: ISO text, read back as a date
+            return _inline(ref, style_attr, serial)
+        return f'<c r="{ref}"{style_attr}><v>{_number(serial)}</v></c>'
     return _inline(ref, style_attr, value)
 
 

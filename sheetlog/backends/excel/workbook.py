@@ -50,15 +50,16 @@ def check_sheet_name(name: str) -> str:
     """Excel's rules for a sheet name; raises ValueError saying which one is broken."""
     if (
         not name.strip()
-        or len(name) > 31
+        or len(name.encode("utf-16-le")) > 62  # Excel counts UTF-16 units: an emoji is two
         or _INVALID_NAME.search(name)
+        or any(char < " " for char in name)
         or name[0] == "'"
         or name[-1] == "'"
         or name.casefold() == "history"
     ):
         raise ValueError(
-            f"{name!r} cannot be an Excel sheet name: use 1 to 31 characters, none of"
-            " [ ] : * ? / \\,"
+            f"{name!r} cannot be an Excel sheet name: use 1 to 31 characters (an emoji counts as"
+            " two), none of [ ] : * ? / \\ or control characters,"
             " not starting or ending with an apostrophe, and not 'History'"
         )
     return name

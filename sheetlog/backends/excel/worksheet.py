@@ -163,7 +163,9 @@ class Worksheet:
         if kind == b"s":
             return self.shared[int(raw)]
         text = item_text(b"<t>" + raw + b"</t>")
-        if kind in (b"str", b"e", b"b"):
+        if kind == b"b":  # as a header cell read by calamine is named (schema.header_name)
+            return "TRUE" if text.strip() == "1" else "FALSE"
+        if kind in (b"str", b"e"):
             return text
         number = float(text)
         return str(int(number)) if number.is_integer() else text

@@ -22,7 +22,7 @@ from gspread.exceptions import APIError
 from gspread.urls import SPREADSHEET_BATCH_UPDATE_URL
 
 from ...errors import TargetError
-from ...schema import match_header, order_columns
+from ...schema import header_name, match_header, order_columns
 from ..base import Table, WriteResult
 from ..excel.cells import column_letter
 from .address import SheetAddress
@@ -341,6 +341,8 @@ class GoogleSheetBackend:
                 }
             },
         ]
+        if start > 0:  # the inherited format of a time column would show numbers as dates
+            requests.append(_plain_format(sheet.sheet_id, start, end))
         for offset, name in enumerate(plan.new):
             if any(isinstance(r.get(name), dt.datetime) for r in plan.rows):
                 requests.append(_datetime_format(sheet.sheet_id, start + offset))
@@ -553,7 +555,7 @@ class GoogleSheetBackend:
     def _header(self, sheet: _Sheet) -> list[str | None]:
         reply = self.http.values_get(self.address.key, f"{sheet.a1}!1:1")
         row = (reply.get("values") or [[]])[0]
-        return _trimmed([str(v).strip() if v not in ("", None) else None for v in row])
+        return _trimmed([header_name(v) for v in row])
 
     def _column_values(self, sheet: _Sheet, column: int) -> dict[str, int]:
         """Text of one column -> its row number (1-based), header row excluded."""
@@ -583,7 +585,7 @@ class GoogleSheetBackend:
             rows = reply.get("values", [])
             if not rows:
                 return Table([], [])
-            header = [str(v).strip() if v not in ("", None) else None for v in rows[0]]
+            header = [header_name(v) for v in rows[0]]
             times = {i for i, name in enumerate(header) if name in TIME_COLUMNS}
             return Table(
                 header,
@@ -857,6 +859,17 @@ def _not_bold(sheet_id: int, row_start: int, row_end: int) -> dict[str, Any]:
             "range": _grid(sheet_id, row_start, row_end, None, None),
             "cell": {"userEnteredFormat": {"textFormat": {"bold": False}}},
             "fields": "userEnteredFormat.textFormat.bold",
+        }
+    }
+
+
+def _plain_format(sheet_id: int, start: int, end: int) -> dict[str, Any]:
+    """No number format below the header of columns ``start`` to ``end`` (other formats stay)."""
+    return {
+        "repeatCell": {
+            "range": _grid(sheet_id, 1, None, start, end),
+            "cell": {"userEnteredFormat": {}},
+            "fields": "userEnteredFormat.numberFormat",
         }
     }
 

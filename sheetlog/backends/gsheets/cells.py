@@ -11,8 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from ...values import CellValue, clip_text, nonfinite_text
-from ..excel.cells import excel_serial
+from ...values import CellValue, clip_text, date_serial, nonfinite_text
 
 MAX_CELL_CHARS = 50_000
 MAX_COLUMNS = 18_278
@@ -26,7 +25,7 @@ TIME_COLUMNS = ("start_time", "end_time")
 def to_json(value: CellValue) -> tuple[Any, bool]:
     """(JSON value, whether text was cut to fit a cell)."""
     if isinstance(value, dt.datetime):
-        return excel_serial(value), False
+        return date_serial(value), False  # ISO text before 1900-03-01 and after 9999
     if isinstance(value, float):
         text = nonfinite_text(value)
         return (value if text is None else text), False
@@ -48,5 +47,8 @@ def parse_formatted_datetime(text: str) -> dt.datetime | None:
 def from_serial(value: object) -> object:
     """A date serial number as a datetime (for the time columns, whatever their format)."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return _EPOCH + dt.timedelta(days=value)
+        try:
+            return _EPOCH + dt.timedelta(days=value)
+        except (OverflowError, ValueError):  # not a date: a number typed in by hand
+            return value
     return value
