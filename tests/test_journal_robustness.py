@@ -288,3 +288,89 @@ with sheetlog.start_run({{"lr": 2}}, name="diverged", capture=False, target="run
     header, *rows = sheet.to_python()
     status, name = header.index("status"), header.index("name")
     assert [(row[status], row[name]) for row in rows] == [("FINISHED", ""), ("FAILED", "diverged")]
+
+
+# -- nothing is invisible: pending runs in ls / show / load, `sheetlog pending`, runs in progress
+
+
+def test_pending_runs_appear_in_load_ls_and_show_marked_pending(workdir: Path):
+    written = log(workdir, "written")
+    (workdir / "~$runs.xlsx").write_text("owner")  # the workbook is open in Excel
+    with pytest.warns(SheetlogWarning, match="kept in the journal"):
+        waiting = log(workdir, "waiting")
+
+    with pytest.warns(SheetlogWarning, match="1 run is not written to .* marked pending"):
+        frame = sheetlog.load("runs.xlsx")
+    assert list(frame["run_id"]) == [written["run_id"], waiting["run_id"]]
+    assert list(frame["pending"]) == [False, True]
+    assert frame["params.lr"].tolist() == [0.1, 0.1]
+
+    listing = invoke("ls", "runs.xlsx", "--format", "json")
+    assert listing.exit_code == 0
+    assert [(r["name"], r["pending"]) for r in json.loads(listing.stdout)] == [
+        ("written", False),
+        ("waiting", True),
+    ]
+    assert "marked pending" in listing.stderr
+    shown = invoke("show", waiting["run_id"][:8], "--format", "json")
+    assert shown.exit_code == 0 and json.loads(shown.stdout)["run"]["pending"] is True
+
+    (workdir / "~$runs.xlsx").unlink()
+    assert invoke("flush").exit_code == 0
+    assert "pending" not in sheetlog.load("runs.xlsx").columns  # no column once all are written
+
+
+def test_pending_lists_drops_and_retargets_runs(workdir: Path, fake_sheets):
+    key = fake_sheets.create_spreadsheet("team")
+    with pytest.warns(SheetlogWarning, match="kept in the journal"):
+        # a mistyped Google key: pending forever before `--retarget`
+        typo = sheetlog.log_run(
+            {"lr": 1}, name="typo", capture=False, target=f"gsheet://{key}x/Runs"
+        )
+    (workdir / "~$runs.xlsx").write_text("owner")
+    with pytest.warns(SheetlogWarning, match="kept in the journal"):
+        unwanted = log(workdir, "unwanted")
+
+    listing = invoke("pending")
+    assert listing.exit_code == 1
+    assert f"{typo['run_id']} (typo)  pending for" in listing.stdout
+    assert f"{unwanted['run_id']} (unwanted)  pending for" in listing.stdout
+    rows = json.loads(invoke("pending", "--format", "json").stdout)
+    assert {row["name"] for row in rows} == {"typo", "unwanted"}
+
+    dropped = invoke("pending", "--drop", unwanted["run_id"][:10])
+    assert dropped.exit_code == 0 and unwanted["run_id"] in dropped.stdout
+    (workdir / "~$runs.xlsx").unlink()
+    moved = invoke("pending", "--retarget", typo["run_id"][:10], f"gsheet://{key}/Runs")
+    assert moved.exit_code == 0, moved.output
+    assert "now goes to" in moved.stdout and "still pending" not in moved.stdout
+    assert list(sheetlog.load(f"gsheet://{key}/Runs")["run_id"]) == [typo["run_id"]]
+    assert invoke("pending").stdout.strip() == "no pending runs"
+    assert invoke("status").exit_code == 0
+    assert not (workdir / "runs.xlsx").exists()  # the dropped run was never written
+
+
+def test_status_lists_runs_in_progress_and_runs_whose_process_died(workdir: Path):
+    script = (
+        "import os, sheetlog\n"
+        "run = sheetlog.start_run(name='crashed', capture=False, target='runs.xlsx')\n"
+        "os._exit(0)  # killed: no exit hook ends it\n"
+    )
+    subprocess.run([sys.executable, "-c", script], cwd=workdir, check=True, timeout=60)
+    live = sheetlog.start_run(name="training", capture=False, target="runs.xlsx")
+
+    status = invoke("status")
+    assert "in progress: " in status.stdout
+    lines = {line for line in status.stdout.splitlines() if line.startswith("in progress")}
+    assert any("(training)" in line and "ended without" not in line for line in lines), lines
+    assert any("(crashed)" in line and "ended without ending the run" in line for line in lines)
+    document = json.loads(invoke("status", "--format", "json").stdout)
+    assert {(r["name"], r["alive"]) for r in document["in_progress"]} == {
+        ("crashed", False),
+        ("training", True),
+    }
+    live.finish()
+    names = [
+        r["name"] for r in json.loads(invoke("status", "--format", "json").stdout)["in_progress"]
+    ]
+    assert names == ["crashed"]
