@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import SheetlogError
+from .errors import SheetlogError, warn
 from .history import decode
 
 try:
@@ -290,14 +290,19 @@ class Journal:
 
     def drop(self, run_id: str, target: str | None = None) -> int:
         """Give up delivering a run (to ``target``, or to every target it is owed to), set
-        aside or not; returns how many deliveries were given up. The run's record is deleted
-        once no target has it (its metric history stays)."""
+        aside or not, or forget a run in progress (its process died); returns how many
+        deliveries (or runs in progress) were given up. The run's record is deleted once no
+        target has it (its metric history stays)."""
         with self._transaction() as conn:
             dropped = self._drop_set_aside(conn, run_id, target)
             where, args = ("AND target = ?", (run_id, target)) if target else ("", (run_id,))
             dropped += conn.execute(
                 f"DELETE FROM deliveries WHERE run_id = ? AND state = 'pending' {where}", args
             ).rowcount
+            if target is None:  # a run whose process died before it ended
+                dropped += conn.execute(
+                    "DELETE FROM in_progress WHERE run_id = ?", (run_id,)
+                ).rowcount
             kept = conn.execute(
                 "SELECT 1 FROM deliveries WHERE run_id = ? UNION ALL"
                 " SELECT 1 FROM set_aside WHERE run_id = ?",
@@ -547,14 +552,23 @@ def _float_or_nan(value: float | None) -> float:
 
 
 def encode_record(record: dict[str, Any]) -> str:
-    """JSON for a record of cell values; datetimes tagged so they come back as datetimes."""
+    """JSON for a record of cell values; datetimes tagged so they come back as datetimes. A
+    time that would not come back (pandas' ``NaT`` is a datetime whose text is ``NaT``) is
+    journaled as an empty cell, with a warning: it must never make the record unreadable."""
     return json.dumps(
-        {
-            k: {"$datetime": v.isoformat()} if isinstance(v, dt.datetime) else v
-            for k, v in record.items()
-        },
+        {k: _tagged_time(k, v) if isinstance(v, dt.datetime) else v for k, v in record.items()},
         ensure_ascii=False,
     )
+
+
+def _tagged_time(column: str, value: dt.datetime) -> dict[str, str] | None:
+    text = value.isoformat()
+    try:
+        dt.datetime.fromisoformat(text)
+    except ValueError:
+        warn(f"sheetlog: {column} = {text!r} is not a time that can be stored: left empty")
+        return None
+    return {"$datetime": text}
 
 
 class UndecodableRecord(SheetlogError, ValueError):

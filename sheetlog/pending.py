@@ -10,6 +10,7 @@ set aside by delivery (see ``journal``) and listed here too. Reading a target (`
 from __future__ import annotations
 
 import os
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -98,9 +99,15 @@ def with_pending(
     """``table`` (as read from ``target_key``) with the runs still pending for it added, and a
     ``pending`` column (True for those) — with a warning that says so. Unchanged when nothing
     is pending."""
-    entries = [
-        entry for entry in pending_runs(None, journal_dir=journal_dir) if entry.target == target_key
-    ]
+    try:
+        entries = [
+            entry
+            for entry in pending_runs(None, journal_dir=journal_dir)
+            if entry.target == target_key
+        ]
+    except sqlite3.Error as error:  # a journal that cannot be read must not hide the target
+        warn(f"sheetlog: runs pending in the journal are not shown: it cannot be read ({error})")
+        return table
     if not entries:
         return table
     header = list(table.header)
@@ -154,12 +161,17 @@ def _find(run: str, directory: str | os.PathLike[str] | None) -> tuple[Journal, 
     journal = existing_journal(directory)
     if journal is None:
         raise SheetlogError(f"there is no journal in {Path(journal_dir(directory))}")
-    ids = sorted({entry.run_id for entry in journal.entries()})
+    ids = sorted(
+        {entry.run_id for entry in journal.entries()} | {r.run_id for r in journal.in_progress()}
+    )
     matches = [run_id for run_id in ids if run_id == run] or [
         run_id for run_id in ids if run_id.startswith(run)
     ]
     if not matches:
-        raise SheetlogError(f"no pending or set-aside run {run!r}: `sheetlog pending` lists them")
+        raise SheetlogError(
+            f"no pending, set-aside or in-progress run {run!r}: `sheetlog pending` and"
+            " `sheetlog status` list them"
+        )
     if len(matches) > 1:
         raise SheetlogError(f"{run!r} matches {len(matches)} pending runs: give more of the id")
     return journal, matches[0]

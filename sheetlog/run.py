@@ -214,12 +214,16 @@ class Run:
             return
         if exc_type is None:
             self.finish()
-        elif issubclass(exc_type, KeyboardInterrupt):
-            self.finish("KILLED")
-        elif issubclass(exc_type, SystemExit) and exc is not None and exc.code in (0, None):
-            self.finish()
-        else:
-            self.finish("FAILED", error=f"{exc_type.__name__}: {exc}")
+            return
+        try:  # the script's own exception is what it dies of, never sheetlog's
+            if issubclass(exc_type, KeyboardInterrupt):
+                self.finish("KILLED")
+            elif issubclass(exc_type, SystemExit) and exc is not None and exc.code in (0, None):
+                self.finish()
+            else:
+                self.finish("FAILED", error=f"{exc_type.__name__}: {exc}")
+        except Exception as problem:  # noqa: BLE001 - said, not raised
+            warn(f"sheetlog could not end run {self.run_id}: {type(problem).__name__}: {problem}")
 
     def finish(self, status: str = "FINISHED", *, error: str | None = None) -> dict[str, Any]:
         """End the run: commit its row to the journal, then write every pending row to the target.

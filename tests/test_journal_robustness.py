@@ -370,7 +370,18 @@ def test_status_lists_runs_in_progress_and_runs_whose_process_died(workdir: Path
         ("training", True),
     }
     live.finish()
-    names = [
-        r["name"] for r in json.loads(invoke("status", "--format", "json").stdout)["in_progress"]
-    ]
-    assert names == ["crashed"]
+    (crashed,) = json.loads(invoke("status", "--format", "json").stdout)["in_progress"]
+    assert crashed["name"] == "crashed"
+    assert invoke("pending", "--drop", crashed["run_id"][:8]).exit_code == 0
+    assert "in progress" not in invoke("status").stdout
+
+
+def test_a_time_that_cannot_be_read_back_is_journaled_empty(tmp_path: Path):
+    """Whatever the value layer lets through, the journal never stores a record it cannot read."""
+    import pandas as pd
+
+    journal = Journal(tmp_path)
+    with pytest.warns(SheetlogWarning, match="last_seen = 'NaT' is not a time"):
+        journal.add_run({"run_id": "r1", "last_seen": pd.NaT, "lr": 0.1}, ["runs.xlsx"])
+    (pending,) = journal.pending("runs.xlsx")
+    assert pending.record == {"run_id": "r1", "last_seen": None, "lr": 0.1}

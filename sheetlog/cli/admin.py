@@ -206,9 +206,10 @@ def pending(
     """Runs kept in the journal and not written to their target (of TARGET, or of all), and
     runs set aside because their record cannot be read; exit code 1 when there are some.
 
-    --drop gives up a run (with -t, only its delivery to that target); --retarget sends a
-    pending run to another target; --export prints a run's record, e.g. to save a set-aside
-    run before dropping it.
+    --drop gives up a run (with -t, only its delivery to that target), or forgets a run in
+    progress whose process died (see `sheetlog status`); --retarget sends a pending run to
+    another target; --export prints a run's record, e.g. to save a set-aside run before
+    dropping it.
 
     \b
     Example:
@@ -275,7 +276,10 @@ def _describe(run: RunInProgress) -> str:
     name = f" ({run.name})" if run.name else ""
     where = f"pid {run.pid} on {run.host}, started {_utc(run.started)}"
     if process_alive(run) is False:
-        where += "; that process has ended without ending the run (killed?)"
+        where += (
+            "; that process has ended without ending the run (killed?):"
+            f" `sheetlog pending --drop {run.run_id[:8]}` forgets it"
+        )
     return f"{run.run_id}{name} -> {run.target} [{where}]"
 
 
