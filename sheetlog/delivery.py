@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -288,7 +289,10 @@ def _deliver_batch(
 def _keep_pending(
     journal: Journal, target: str, runs: list[PendingRun], reason: str, report: DeliveryReport
 ) -> DeliveryReport:
-    journal.note_failure(target, [run.run_id for run in runs], reason)
+    try:
+        journal.note_failure(target, [run.run_id for run in runs], reason)
+    except sqlite3.Error as error:  # a full journal disk: the reason is said, not stored
+        reason += f" (and the journal cannot record why: {error})"
     count = len(runs)
     _warn_pending(target, count, reason)
     report.pending[target] = count
