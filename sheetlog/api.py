@@ -86,11 +86,23 @@ def flush(
     return _flush(open_journal(journal_dir), key)
 
 
-def load(target: str | os.PathLike[str] | None = None) -> pandas.DataFrame:
-    """The runs table as a pandas DataFrame, one row per run, values typed."""
+def load(
+    target: str | os.PathLike[str] | None = None,
+    *,
+    pending: bool = True,
+    journal_dir: str | os.PathLike[str] | None = None,
+) -> pandas.DataFrame:
+    """The runs table as a pandas DataFrame, one row per run, values typed.
+
+    Runs the journal has not written to the target yet (workbook open in Excel, sheet
+    unreachable) are included, with a warning, and a ``pending`` column True for them, unless
+    ``pending=False``."""
+    from .pending import with_pending
     from .reading import to_dataframe
 
-    return to_dataframe(open_target(resolve_target(target)).read())
+    backend = open_target(resolve_target(target))
+    table = backend.read()
+    return to_dataframe(with_pending(table, backend.key, journal_dir) if pending else table)
 
 
 def load_history(

@@ -17,9 +17,12 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
+import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from filelock import FileLock, Timeout
 
@@ -33,6 +36,7 @@ LOCK_TIMEOUT_S = 120
 EXIT_WAIT_S = 10  # how long a process at exit waits for the leader writing its runs to let go
 _LEADER_ROUNDS = 1_000  # a leader hands over when others keep it writing that long
 _handed_over: dict[tuple[Path, str], Journal] = {}  # (journal directory, target): runs left
+_unjournaled: list[tuple[Journal, str, dict[str, Any]]] = []  # rows the journal could not take
 
 
 @dataclass
@@ -78,11 +82,13 @@ def deliver(
                 with backend.lock():
                     rejected = 0
                     while True:
-                        runs = journal.pending(target, BATCH_SIZE, offset=rejected)
-                        if not runs:
+                        fetched = journal.pending(target, BATCH_SIZE, offset=rejected)
+                        if not fetched:
                             break
-                        rejected += _deliver_batch(journal, target, backend, runs, report)
-                        if len(runs) < BATCH_SIZE:
+                        runs = _without_undecodable(journal, target, fetched)
+                        if runs:
+                            rejected += _deliver_isolating(journal, target, backend, runs, report)
+                        if len(fetched) < BATCH_SIZE:
                             break
         except TargetError as error:
             return _keep_pending(
@@ -95,6 +101,62 @@ def deliver(
             return report
         # Runs committed while we wrote, by processes that left them to us: once more.
     return report
+
+
+def deliver_unjournaled(
+    journal: Journal, target: str, record: dict[str, Any], why: BaseException
+) -> None:
+    """The journal cannot take a run's row (its disk is full, ...): write the row straight to
+    ``target``; when that fails too, keep it in memory and try both again at exit
+    (``retry_unjournaled``). Never raises: a training script's own exception must not be
+    replaced by sheetlog's. Says so loudly either way."""
+    run_id = record["run_id"]
+    problem = f"{type(why).__name__}: {why}"
+    try:
+        _write_straight(journal, target, record)
+    except Exception as error:  # noqa: BLE001 - kept in memory instead
+        _unjournaled.append((journal, target, record))
+        warn(
+            f"sheetlog: RUN {run_id} IS NOT SAVED YET: the journal {journal.directory} cannot"
+            f" take it ({problem}) and {target} cannot either ({error}). It is kept in memory"
+            " and tried again when this process exits: free some disk space now."
+        )
+        return
+    warn(
+        f"sheetlog: the journal {journal.directory} cannot take run {run_id} ({problem}): it was"
+        f" written straight to {target}. Free some disk space: runs that cannot be journaled"
+        " are lost when their target is unreachable too."
+    )
+
+
+def retry_unjournaled() -> None:
+    """At exit: rows the journal could not take go to the journal (then their target) or
+    straight to their target; a row that still cannot be kept is printed whole as a warning,
+    the last place it can go."""
+    while _unjournaled:
+        journal, target, record = _unjournaled.pop(0)
+        try:
+            journal.add_run(record, [target])
+        except Exception:  # noqa: BLE001 - the journal is still full: try the target
+            try:
+                _write_straight(journal, target, record)
+            except Exception as error:  # noqa: BLE001 - the process is ending: say, don't raise
+                row = json.dumps(record, default=str, ensure_ascii=False)
+                warn(
+                    f"sheetlog: RUN {record['run_id']} IS LOST unless you keep this message:"
+                    f" neither the journal {journal.directory} nor {target} could take it"
+                    f" ({error}). Its row: {row}"
+                )
+            continue
+        deliver(journal, target)
+
+
+def _write_straight(journal: Journal, target: str, record: dict[str, Any]) -> None:
+    backend = open_target(target, cache_dir=journal.directory)
+    with backend.lock():
+        result = backend.write([record], {record["run_id"]})
+    if result.rejected:
+        raise TargetError(next(iter(result.rejected.values())))
 
 
 def deliver_handed_over(timeout: float = EXIT_WAIT_S) -> None:
@@ -143,17 +205,73 @@ def _journal_lock(
         lock.release()
 
 
-def _deliver_batch(
+def _without_undecodable(journal: Journal, target: str, runs: list[PendingRun]) -> list[PendingRun]:
+    """Set aside the runs whose record cannot be decoded, saying so; the others."""
+    for run in runs:
+        if run.record is None:
+            journal.set_aside(run.run_id, run.problem or "its record cannot be read")
+            warn(
+                f"sheetlog: run {run.run_id} cannot be written to {target}: {run.problem}. It is"
+                " set aside in the journal so that the other runs are written;"
+                f" `sheetlog pending --export {run.run_id}` prints it as stored,"
+                f" `sheetlog pending --drop {run.run_id}` removes it."
+            )
+    return [run for run in runs if run.record is not None]
+
+
+def _deliver_isolating(
     journal: Journal,
     target: str,
     backend: Backend,
     runs: list[PendingRun],
     report: DeliveryReport,
 ) -> int:
-    """Write one batch; returns how many runs the target rejected (they stay pending)."""
+    """``_deliver_batch``; when the batch fails for a reason that is not the target's (a bug
+    some record triggers), each run is written alone, so that one bad run does not keep the
+    others pending. Returns how many runs stay pending."""
+    try:
+        return _deliver_batch(journal, target, backend, runs, report)
+    except TargetError:
+        raise
+    except Exception as error:
+        if len(runs) == 1:
+            raise
+        first = error
+    rejected = 0
+    failures: dict[str, str] = {}
+    for run in runs:  # the batch's outcome is unknown: each is looked for before it is written
+        try:
+            rejected += _deliver_batch(journal, target, backend, [run], report, suspect=True)
+        except TargetError:
+            raise
+        except Exception as error:  # noqa: BLE001 - this run alone stays pending
+            name = type(error).__name__
+            failures[run.run_id] = f"unexpected {name}: {error} (please report this)"
+    if len(failures) == len(runs):
+        raise first
+    for run_id, reason in failures.items():
+        journal.note_failure(target, [run_id], reason)
+        _warn_pending(target, 1, f"run {run_id}: {reason}")
+        report.pending[target] = report.pending.get(target, 0) + 1
+        report.errors[target] = reason
+    return rejected + len(failures)
+
+
+def _deliver_batch(
+    journal: Journal,
+    target: str,
+    backend: Backend,
+    runs: list[PendingRun],
+    report: DeliveryReport,
+    suspect: bool = False,
+) -> int:
+    """Write one batch; returns how many runs the target rejected (they stay pending).
+    ``suspect``: every run may be in the target already (an earlier write's outcome is
+    unknown), so each is looked for."""
     journal.begin_attempt(target, [run.run_id for run in runs])
-    possibly_written = {run.run_id for run in runs if run.attempts > 0}
-    result = backend.write([run.record for run in runs], possibly_written)
+    possibly_written = {run.run_id for run in runs if suspect or run.attempts > 0}
+    records = [run.record for run in runs if run.record is not None]
+    result = backend.write(records, possibly_written)
     journal.mark_delivered(target, result.written + result.already_present)
     report.delivered[target] += len(result.written)
     for notice in result.notices:
@@ -171,7 +289,10 @@ def _deliver_batch(
 def _keep_pending(
     journal: Journal, target: str, runs: list[PendingRun], reason: str, report: DeliveryReport
 ) -> DeliveryReport:
-    journal.note_failure(target, [run.run_id for run in runs], reason)
+    try:
+        journal.note_failure(target, [run.run_id for run in runs], reason)
+    except sqlite3.Error as error:  # a full journal disk: the reason is said, not stored
+        reason += f" (and the journal cannot record why: {error})"
     count = len(runs)
     _warn_pending(target, count, reason)
     report.pending[target] = count

@@ -20,7 +20,7 @@ from .backends.excel.backend import ExcelBackend
 from .backends.excel.files import office_lock_files
 from .backends.excel.in_place import needs_recovery
 from .errors import TargetError
-from .journal import journal_dir
+from .journal import JournalEntry, journal_dir
 from .run import open_journal
 from .targets import DEFAULT_TARGET, configured_setting, open_target, resolve_target
 
@@ -197,6 +197,7 @@ def journal_checks(directory: str | os.PathLike[str] | None = None) -> Iterator[
         yield Check("journal", OK, f"{path} holds {runs:,} run{'' if runs == 1 else 's'}")
         yield _integrity_check(journal.integrity_problems(), path)
         yield _pending_check(sum(item.count for item in journal.pending_summary()))
+        yield _set_aside_check([e for e in journal.entries() if e.state == "set aside"])
     else:
         yield Check("journal", OK, f"{path} will be created by the first run")
     yield _disk_check(folder)
@@ -222,6 +223,20 @@ def _pending_check(count: int) -> Check:
             f"{runs} not written yet: 'sheetlog status' says why, 'sheetlog flush' retries",
         )
     return Check("pending", OK, "every run is written")
+
+
+def _set_aside_check(entries: list[JournalEntry]) -> Check:
+    if not entries:
+        return Check("unreadable runs", OK, "every run in the journal can be read")
+    first = entries[0]
+    more = f" and {len(entries) - 1:,} more" if len(entries) > 1 else ""
+    return Check(
+        "unreadable runs",
+        FAIL,
+        f"run {first.run_id}{more} cannot be written: {first.error}. Save it with"
+        f" `sheetlog pending --export {first.run_id}` (fix it by hand and log it again if you"
+        f" like), then `sheetlog pending --drop {first.run_id}`",
+    )
 
 
 def _disk_check(folder: Path) -> Check:

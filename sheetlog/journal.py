@@ -3,6 +3,11 @@
 SQLite in WAL mode, shared safely by every process that uses the same directory. A run is recorded
 once with the targets it must reach; each (run, target) pair is ``pending`` until the target has
 taken the row, then ``delivered``. Metric histories (every ``log_metrics`` step) live here too.
+
+A record that cannot be decoded (written by an older version, a damaged page, a value that does
+not round-trip) would otherwise fail every delivery to its target: delivery *sets it aside*
+(table ``set_aside``, with the targets it still owed and why), so the other runs go on; its raw
+JSON stays in ``runs`` for ``sheetlog pending --export`` or ``--drop``.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ import datetime as dt
 import json
 import math
 import os
+import socket
 import sqlite3
 import threading
 import time
@@ -19,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .errors import SheetlogError, warn
 from .history import decode
 
 try:
@@ -55,6 +62,24 @@ CREATE TABLE IF NOT EXISTS metric_blocks (
     data   BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS metric_blocks_by_run ON metric_blocks (run_id);
+CREATE TABLE IF NOT EXISTS meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS in_progress (
+    run_id  TEXT PRIMARY KEY,
+    name    TEXT,
+    target  TEXT NOT NULL,
+    host    TEXT NOT NULL,
+    pid     INTEGER NOT NULL,
+    started REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS set_aside (
+    run_id  TEXT PRIMARY KEY,
+    targets TEXT NOT NULL,
+    reason  TEXT NOT NULL,
+    time    REAL NOT NULL
+);
 """
 
 
@@ -66,12 +91,47 @@ def journal_dir(explicit: str | os.PathLike[str] | None = None) -> Path:
 
 @dataclass(frozen=True)
 class PendingRun:
-    record: dict[str, Any]
+    """A run still owed to a target; ``record`` is None when it cannot be decoded (``problem``
+    says why)."""
+
+    run_id: str
+    record: dict[str, Any] | None
     attempts: int
+    problem: str | None = None
+
+
+@dataclass(frozen=True)
+class RunInProgress:
+    """A run started and not ended (or whose process died before it could end it)."""
+
+    run_id: str
+    name: str | None
+    target: str
+    host: str
+    pid: int
+    started: float
+
+
+@dataclass(frozen=True)
+class JournalEntry:
+    """A run the journal still owes to ``target`` (``state`` ``pending``), or one set aside
+    because its record cannot be decoded (``state`` ``set aside``, ``target`` one it owed)."""
+
+    run_id: str
+    target: str
+    state: str
+    attempts: int
+    error: str | None
+    created: float
+    raw: str | None
 
     @property
-    def run_id(self) -> str:
-        return self.record["run_id"]
+    def record(self) -> dict[str, Any] | None:
+        """The decoded record, or None when it cannot be decoded."""
+        try:
+            return decode_record(self.raw) if self.raw is not None else None
+        except UndecodableRecord:
+            return None
 
 
 @dataclass(frozen=True)
@@ -99,6 +159,7 @@ class Journal:
         with self._transaction() as conn:
             for statement in filter(str.strip, _SCHEMA.split(";")):
                 conn.execute(statement)
+            _note_home(conn, f"{socket.gethostname()}:{self.path}")
 
     def close(self) -> None:
         with self._lock:
@@ -115,29 +176,178 @@ class Journal:
         ``history``, the last block of its metric history, goes in the same transaction."""
         run_id = record["run_id"]
         now = time.time()
+        text = encode_record(record)
         with self._transaction() as conn:
             if history is not None:
                 self._insert_metric_block(conn, run_id, history)
             conn.execute(
                 "INSERT OR REPLACE INTO runs (run_id, created, record) VALUES (?, ?, ?)",
-                (run_id, now, encode_record(record)),
+                (run_id, now, text),
             )
+            # A run journaled again keeps its count of attempts: one that was written (or may
+            # have been) is looked for in the target before it is written again.
             conn.executemany(
-                "INSERT OR REPLACE INTO deliveries (run_id, target, state, updated)"
-                " VALUES (?, ?, 'pending', ?)",
+                "INSERT INTO deliveries (run_id, target, state, updated)"
+                " VALUES (?, ?, 'pending', ?) ON CONFLICT (run_id, target) DO UPDATE SET"
+                " state = 'pending', updated = excluded.updated",
                 [(run_id, target, now) for target in targets],
             )
+            conn.execute("DELETE FROM set_aside WHERE run_id = ?", (run_id,))
+            conn.execute("DELETE FROM in_progress WHERE run_id = ?", (run_id,))
 
-    def pending(self, target: str, limit: int = 10_000, offset: int = 0) -> list[PendingRun]:
-        """Runs still pending for ``target``, oldest first."""
+    def note_started(self, run_id: str, name: str | None, target: str) -> None:
+        """Remember a run in progress (for ``sheetlog status``) until ``add_run`` or
+        ``note_ended``."""
+        with self._transaction() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO in_progress (run_id, name, target, host, pid, started)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (run_id, name, target, socket.gethostname(), os.getpid(), time.time()),
+            )
+
+    def note_ended(self, run_id: str) -> None:
+        with self._transaction() as conn:
+            conn.execute("DELETE FROM in_progress WHERE run_id = ?", (run_id,))
+
+    def in_progress(self) -> list[RunInProgress]:
+        """Runs started and not ended, oldest first."""
         with self._lock:
             rows = self._conn.execute(
-                "SELECT r.record, d.attempts FROM deliveries d JOIN runs r USING (run_id)"
-                " WHERE d.target = ? AND d.state = 'pending' ORDER BY r.created, r.run_id"
+                "SELECT run_id, name, target, host, pid, started FROM in_progress"
+                " ORDER BY started, run_id"
+            ).fetchall()
+        return [RunInProgress(*row) for row in rows]
+
+    def pending(self, target: str, limit: int = 10_000, offset: int = 0) -> list[PendingRun]:
+        """Runs still pending for ``target``, oldest first; a record that cannot be decoded
+        comes with ``record`` None and the reason in ``problem`` (see ``set_aside``)."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT d.run_id, r.record, d.attempts FROM deliveries d"
+                " LEFT JOIN runs r USING (run_id)"
+                " WHERE d.target = ? AND d.state = 'pending' ORDER BY r.created, d.run_id"
                 " LIMIT ? OFFSET ?",
                 (target, limit, offset),
             ).fetchall()
-        return [PendingRun(decode_record(text), attempts) for text, attempts in rows]
+        return [_pending_run(run_id, text, attempts) for run_id, text, attempts in rows]
+
+    def set_aside(self, run_id: str, reason: str) -> None:
+        """Take a run whose record cannot be decoded out of delivery, remembering the targets
+        it still owed and why; its raw record stays for ``raw_record``."""
+        now = time.time()
+        with self._transaction() as conn:
+            owed = [
+                target
+                for (target,) in conn.execute(
+                    "SELECT target FROM deliveries WHERE run_id = ? AND state = 'pending'"
+                    " ORDER BY target",
+                    (run_id,),
+                )
+            ]
+            earlier = conn.execute(
+                "SELECT targets FROM set_aside WHERE run_id = ?", (run_id,)
+            ).fetchone()
+            if earlier:
+                owed = sorted({*json.loads(earlier[0]), *owed})
+            conn.execute(
+                "INSERT OR REPLACE INTO set_aside (run_id, targets, reason, time)"
+                " VALUES (?, ?, ?, ?)",
+                (run_id, json.dumps(owed), reason, now),
+            )
+            conn.execute("DELETE FROM deliveries WHERE run_id = ? AND state = 'pending'", (run_id,))
+
+    def entries(self, target: str | None = None) -> list[JournalEntry]:
+        """Runs pending (for ``target``, or any), then runs set aside, oldest first."""
+        where, args = ("AND d.target = ?", (target,)) if target else ("", ())
+        with self._lock:
+            pending = self._conn.execute(
+                "SELECT d.run_id, d.target, d.attempts, d.error, r.created, r.record"
+                " FROM deliveries d LEFT JOIN runs r USING (run_id)"
+                f" WHERE d.state = 'pending' {where} ORDER BY r.created, d.run_id",
+                args,
+            ).fetchall()
+            aside = self._conn.execute(
+                "SELECT s.run_id, s.targets, s.reason, s.time, r.record"
+                " FROM set_aside s LEFT JOIN runs r USING (run_id) ORDER BY s.time, s.run_id"
+            ).fetchall()
+        found = [
+            JournalEntry(run_id, key, "pending", attempts, error, created or 0.0, raw)
+            for run_id, key, attempts, error, created, raw in pending
+        ]
+        for run_id, targets, reason, when, raw in aside:
+            for key in json.loads(targets) or [""]:
+                if target is None or key == target:
+                    found.append(JournalEntry(run_id, key, "set aside", 0, reason, when, raw))
+        return found
+
+    def raw_record(self, run_id: str) -> str | None:
+        """The record of a run as stored (JSON text), decodable or not."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT record FROM runs WHERE run_id = ?", (run_id,)
+            ).fetchone()
+        return row[0] if row else None
+
+    def drop(self, run_id: str, target: str | None = None) -> int:
+        """Give up delivering a run (to ``target``, or to every target it is owed to), set
+        aside or not, or forget a run in progress (its process died); returns how many
+        deliveries (or runs in progress) were given up. The run's record is deleted once no
+        target has it (its metric history stays)."""
+        with self._transaction() as conn:
+            dropped = self._drop_set_aside(conn, run_id, target)
+            where, args = ("AND target = ?", (run_id, target)) if target else ("", (run_id,))
+            dropped += conn.execute(
+                f"DELETE FROM deliveries WHERE run_id = ? AND state = 'pending' {where}", args
+            ).rowcount
+            if target is None:  # a run whose process died before it ended
+                dropped += conn.execute(
+                    "DELETE FROM in_progress WHERE run_id = ?", (run_id,)
+                ).rowcount
+            kept = conn.execute(
+                "SELECT 1 FROM deliveries WHERE run_id = ? UNION ALL"
+                " SELECT 1 FROM set_aside WHERE run_id = ?",
+                (run_id, run_id),
+            ).fetchone()
+            if dropped and not kept:
+                conn.execute("DELETE FROM runs WHERE run_id = ?", (run_id,))
+        return dropped
+
+    def retarget(self, run_id: str, new_target: str, old_target: str | None = None) -> int:
+        """Send a pending run to ``new_target`` instead of ``old_target`` (or of every target it
+        is pending for); returns how many deliveries moved (0: nothing pending to move)."""
+        now = time.time()
+        with self._transaction() as conn:
+            where, args = ("", (run_id,))
+            if old_target:
+                where, args = "AND target = ?", (run_id, old_target)
+            moved = conn.execute(
+                f"DELETE FROM deliveries WHERE run_id = ? AND state = 'pending' {where}"
+                " AND target != ?",
+                (*args, new_target),
+            ).rowcount
+            if moved:
+                conn.execute(
+                    "INSERT INTO deliveries (run_id, target, state, updated)"
+                    " VALUES (?, ?, 'pending', ?) ON CONFLICT (run_id, target) DO UPDATE SET"
+                    " state = 'pending', updated = excluded.updated",
+                    (run_id, new_target, now),
+                )
+        return moved
+
+    @staticmethod
+    def _drop_set_aside(conn: sqlite3.Connection, run_id: str, target: str | None) -> int:
+        row = conn.execute("SELECT targets FROM set_aside WHERE run_id = ?", (run_id,)).fetchone()
+        if row is None:
+            return 0
+        owed = json.loads(row[0])
+        left = [key for key in owed if target is not None and key != target]
+        if left:
+            conn.execute(
+                "UPDATE set_aside SET targets = ? WHERE run_id = ?", (json.dumps(left), run_id)
+            )
+        else:
+            conn.execute("DELETE FROM set_aside WHERE run_id = ?", (run_id,))
+        return max(len(owed) - len(left), 1)
 
     def begin_attempt(self, target: str, run_ids: Iterable[str]) -> None:
         """Count a delivery attempt before writing, so that a crash mid-write is known later."""
@@ -190,6 +400,11 @@ class Journal:
                 " FROM deliveries d WHERE state = 'pending' GROUP BY target ORDER BY target"
             ).fetchall()
         return [PendingSummary(target, count, error) for target, count, error in rows]
+
+    def set_aside_count(self) -> int:
+        """How many runs were set aside because their record cannot be decoded."""
+        with self._lock:
+            return self._conn.execute("SELECT COUNT(*) FROM set_aside").fetchone()[0]
 
     def run_count(self) -> int:
         """How many runs the journal holds, delivered or not."""
@@ -305,6 +520,18 @@ class _Transaction:
             self._lock.release()
 
 
+def _note_home(conn: sqlite3.Connection, home: str) -> None:
+    """A journal copied or moved (a project folder copied to another machine or directory)
+    may hold runs that its original has written meanwhile: each run pending here is then
+    looked for in its target before it is written (as after an attempt of unknown outcome)."""
+    row = conn.execute("SELECT value FROM meta WHERE key = 'home'").fetchone()
+    if row is not None and row[0] == home:
+        return
+    if row is not None:
+        conn.execute("UPDATE deliveries SET attempts = attempts + 1 WHERE state = 'pending'")
+    conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('home', ?)", (home,))
+
+
 def _use_wal(conn: sqlite3.Connection, patience_s: float = 60.0) -> None:
     """Switch the journal to WAL. While another process opens a new journal, SQLite answers
     "database is locked" at once, without waiting for the busy timeout: try again."""
@@ -325,18 +552,61 @@ def _float_or_nan(value: float | None) -> float:
 
 
 def encode_record(record: dict[str, Any]) -> str:
-    """JSON for a record of cell values; datetimes tagged so they come back as datetimes."""
+    """JSON for a record of cell values; datetimes tagged so they come back as datetimes. A
+    time that would not come back (pandas' ``NaT`` is a datetime whose text is ``NaT``) is
+    journaled as an empty cell, with a warning: it must never make the record unreadable."""
     return json.dumps(
-        {
-            k: {"$datetime": v.isoformat()} if isinstance(v, dt.datetime) else v
-            for k, v in record.items()
-        },
+        {k: _tagged_time(k, v) if isinstance(v, dt.datetime) else v for k, v in record.items()},
         ensure_ascii=False,
     )
 
 
+def _tagged_time(column: str, value: dt.datetime) -> dict[str, str] | None:
+    text = value.isoformat()
+    try:
+        dt.datetime.fromisoformat(text)
+    except ValueError:
+        warn(f"sheetlog: {column} = {text!r} is not a time that can be stored: left empty")
+        return None
+    return {"$datetime": text}
+
+
+class UndecodableRecord(SheetlogError, ValueError):
+    """A journal record that is not a valid row (see ``decode_record``)."""
+
+
 def decode_record(text: str) -> dict[str, Any]:
-    return {
-        k: dt.datetime.fromisoformat(v["$datetime"]) if isinstance(v, dict) else v
-        for k, v in json.loads(text).items()
-    }
+    """The record ``encode_record`` wrote. Raises ``UndecodableRecord`` for anything else: text
+    that is not JSON, no run_id, a value that is not a cell (an unknown tag, a list) or a
+    ``$datetime`` that is not a time (``NaT`` journaled by sheetlog before 0.x)."""
+    try:
+        data = json.loads(text)
+    except (TypeError, ValueError) as error:
+        raise UndecodableRecord(f"not JSON ({error})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("run_id"), str) or not data["run_id"]:
+        raise UndecodableRecord("not a record with a run_id")
+    record: dict[str, Any] = {}
+    for key, value in data.items():
+        if isinstance(value, dict):
+            tagged = value.get("$datetime") if len(value) == 1 else None
+            if not isinstance(tagged, str):
+                raise UndecodableRecord(f"column {key!r} holds an unknown value {value!r}")
+            try:
+                value = dt.datetime.fromisoformat(tagged)
+            except ValueError:
+                raise UndecodableRecord(
+                    f"column {key!r} holds {tagged!r}, which is not a date and time"
+                ) from None
+        elif isinstance(value, list):
+            raise UndecodableRecord(f"column {key!r} holds a list, not a cell value")
+        record[key] = value
+    return record
+
+
+def _pending_run(run_id: str, text: str | None, attempts: int) -> PendingRun:
+    if text is None:
+        return PendingRun(run_id, None, attempts, "its record is missing from the journal")
+    try:
+        return PendingRun(run_id, decode_record(text), attempts)
+    except UndecodableRecord as error:
+        return PendingRun(run_id, None, attempts, f"its record cannot be read: {error}")

@@ -57,8 +57,10 @@ def _at_exit() -> None:
         _finish_all("FAILED", f"{type(_uncaught).__name__}: {_uncaught}")
     else:
         _finish_all("FINISHED")
-    from .delivery import deliver_handed_over  # imported by any process that ended a run
+    # imported by any process that ended a run
+    from .delivery import deliver_handed_over, retry_unjournaled
 
+    retry_unjournaled()
     deliver_handed_over()
 
 

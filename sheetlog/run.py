@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import math
@@ -18,7 +19,7 @@ from typing import Any, Literal
 
 from . import attach, lifecycle
 from .context import CaptureOptions, capture_context
-from .delivery import deliver
+from .delivery import deliver, deliver_unjournaled
 from .errors import warn
 from .history import BLOCK_CALLS, MetricHistory
 from .history import encode as encode_block
@@ -95,6 +96,10 @@ class Run:
             self.log_params(params)
         if tags:
             self.set_tags(tags)
+        try:
+            self.journal.note_started(self.run_id, self.name, self.target)
+        except sqlite3.Error as error:  # only `sheetlog status` misses it
+            warn(f"sheetlog could not note run {self.run_id} as started: {error}")
         lifecycle.started(self)
 
     def __repr__(self) -> str:
@@ -209,12 +214,16 @@ class Run:
             return
         if exc_type is None:
             self.finish()
-        elif issubclass(exc_type, KeyboardInterrupt):
-            self.finish("KILLED")
-        elif issubclass(exc_type, SystemExit) and exc is not None and exc.code in (0, None):
-            self.finish()
-        else:
-            self.finish("FAILED", error=f"{exc_type.__name__}: {exc}")
+            return
+        try:  # the script's own exception is what it dies of, never sheetlog's
+            if issubclass(exc_type, KeyboardInterrupt):
+                self.finish("KILLED")
+            elif issubclass(exc_type, SystemExit) and exc is not None and exc.code in (0, None):
+                self.finish()
+            else:
+                self.finish("FAILED", error=f"{exc_type.__name__}: {exc}")
+        except Exception as problem:  # noqa: BLE001 - said, not raised
+            warn(f"sheetlog could not end run {self.run_id}: {type(problem).__name__}: {problem}")
 
     def finish(self, status: str = "FINISHED", *, error: str | None = None) -> dict[str, Any]:
         """End the run: commit its row to the journal, then write every pending row to the target.
@@ -243,14 +252,23 @@ class Run:
             attach.write(self._attach_file, record)
             return record
         try:
+            self._journal_run(record, history)
+        except sqlite3.Error as error:  # a full disk: the row must not be lost, nor raise
+            deliver_unjournaled(self.journal, self.target, record, error)
+            with contextlib.suppress(sqlite3.Error):
+                self.journal.note_ended(self.run_id)
+            return record
+        deliver(self.journal, self.target, wait=False)
+        return record
+
+    def _journal_run(self, record: dict[str, CellValue], history: bytes | None) -> None:
+        try:
             self.journal.add_run(record, [self.target], history=history)
         except sqlite3.Error as error:
             if history is None:
                 raise
             self._history_not_saved(error)
             self.journal.add_run(record, [self.target])  # the row, at least
-        deliver(self.journal, self.target, wait=False)
-        return record
 
     def _save_last_history(self, history: bytes) -> None:
         try:

@@ -157,13 +157,23 @@ def _naive_utc(moment: dt.datetime) -> dt.datetime:
 
 def apply_sync(plan: SyncPlan, progress: Callable[[int], None] | None = None) -> None:
     """Carry the plan out: appends in batches of ``BATCH_RUNS`` (``progress(n)`` after each),
-    then the cells to fill. Nothing is written to a side with nothing to receive."""
+    then the cells to fill. Nothing is written to a side with nothing to receive.
+
+    Runs to append are looked for again under the side's lock: another sync (or a run's
+    delivery) may have written them since the plan read the side, and a run is never
+    appended twice."""
     for side, changes in ((plan.dst, plan.to_dst), (plan.src, plan.to_src)):
         if changes.empty:
             continue
         with side.backend.lock():
-            for start in range(0, len(changes.append), BATCH_RUNS):
-                batch = changes.append[start : start + BATCH_RUNS]
+            appends = changes.append
+            if appends:
+                there = side_of(side.target, side.backend, side.backend.read()).rows
+                appends = [row for row in appends if row["run_id"] not in there]
+                if progress is not None and len(appends) < len(changes.append):
+                    progress(len(changes.append) - len(appends))
+            for start in range(0, len(appends), BATCH_RUNS):
+                batch = appends[start : start + BATCH_RUNS]
                 result = side.backend.write(batch)
                 if result.rejected:
                     run_id, why = next(iter(result.rejected.items()))

@@ -173,6 +173,8 @@ def test_status_and_flush_in_a_fresh_directory(workdir: Path) -> None:
         "journal": str(workdir / ".sheetlog" / "journal.db"),
         "runs": 0,
         "pending": [],
+        "set_aside": [],
+        "in_progress": [],
     }
     assert not (workdir / ".sheetlog").exists()  # looking does not create a journal
 

@@ -14,8 +14,8 @@ from click.testing import CliRunner
 import sheetlog
 from sheetlog.cli import main
 
-COMMANDS = ["best", "diff", "doctor", "export", "flush", "init", "log", "ls", "run", "show",
-            "status", "sync"]  # fmt: skip
+COMMANDS = ["best", "diff", "doctor", "export", "flush", "init", "log", "ls", "pending", "run",
+            "show", "status", "sync"]  # fmt: skip
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "shell_workflow.sh"
 
 

@@ -168,3 +168,40 @@ def test_sync_as_a_subprocess_with_json_output(tmp_path: Path):
 @pytest.mark.parametrize("args", [["only-one.xlsx"], ["a.xlsx", "b.xlsx", "--prefer", "both"]])
 def test_usage_errors_exit_2(args):
     assert CliRunner().invoke(main, ["sync", *args]).exit_code == 2
+
+
+def test_two_syncs_planned_at_once_append_each_run_once(tmp_path):
+    """The interleaving two concurrent syncs meet: both plan from the same reads, then write."""
+    from sheetlog.sync import apply_sync, plan_sync, read_side
+
+    source, workbook = str(tmp_path / "a.xlsx"), str(tmp_path / "b.xlsx")
+    write_records(source, fake_records(300))
+    plans = [plan_sync(read_side(source), read_side(workbook)) for _ in range(2)]
+    for plan in plans:
+        apply_sync(plan)
+    team = by_run(workbook)
+    assert len(team) == 300 and team.index.is_unique
+
+
+@pytest.mark.slow
+def test_two_sync_processes_at_once_never_duplicate_rows(tmp_path):
+    """Two real `sheetlog sync` processes started while the destination is locked (both plan
+    before either writes): every run once (it was twice)."""
+    source, destination = str(tmp_path / "src.xlsx"), str(tmp_path / "dst.xlsx")
+    write_records(source, fake_records(1000))
+    write_records(destination, fake_records(5, seed=1))
+    command = [sys.executable, "-m", "sheetlog", "sync", source, destination]
+    with open_target(destination).lock():
+        syncs = [
+            subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for _ in range(2)
+        ]
+        # Both read and plan meanwhile (reading takes no lock); they then queue for it.
+        for process in syncs:
+            with pytest.raises(subprocess.TimeoutExpired):
+                process.wait(timeout=4)
+    for process in syncs:
+        _, errors = process.communicate(timeout=120)
+        assert process.returncode == 0, errors
+    team = by_run(destination)
+    assert len(team) == 1005 and team.index.is_unique

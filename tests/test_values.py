@@ -58,7 +58,7 @@ class Logger:
         return record
 
     def load(self):
-        return sheetlog.load(self.target)
+        return sheetlog.load(self.target, pending=False)  # what the workbook holds
 
     def cells(self, row: int = 2) -> dict[str, openpyxl.cell.Cell]:
         """openpyxl's cells of one sheet row, by header name."""

@@ -1,8 +1,11 @@
-"""Housekeeping commands: init, status, flush, doctor."""
+"""Housekeeping commands: init, status, flush, doctor, pending."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import os
+import socket
 import warnings
 from pathlib import Path
 
@@ -12,7 +15,7 @@ from ..api import flush as flush_runs
 from ..doctor import FAIL, diagnose
 from ..errors import SheetlogWarning
 from ..initialize import init_target
-from ..journal import journal_dir
+from ..journal import RunInProgress, journal_dir
 from ..run import open_journal
 from .common import fails_cleanly, journal_option, target_option
 
@@ -54,35 +57,58 @@ def init(target: str | None, template: str | None) -> None:
 @format_option
 @fails_cleanly
 def status(journal_dir: str | None, output_format: str) -> None:
-    """Runs not written to their target yet, and why; exit code 1 when there are some.
+    """Runs not written to their target yet, and why, and runs in progress; exit code 1 when
+    some are not written (pending, or set aside because their record cannot be read).
 
     \b
     Example:
       sheetlog status
       sheetlog status --format json   # {"journal", "runs", "pending": [{"target",
-                                      #   "count", "last_error"}]}
+                                      #   "count", "last_error"}], "set_aside": [{"run_id",
+                                      #   "reason"}], "in_progress": [{"run_id", "name",
+                                      #   "target", "host", "pid", "started", "alive"}]}
     """
     path = _journal_path(journal_dir)
     summary = []
     runs = 0
+    aside = []
+    running = []
     if path.exists():
         journal = open_journal(path.parent)
         runs = journal.run_count()
         summary = journal.pending_summary()
+        aside = [entry for entry in journal.entries() if entry.state == "set aside"]
+        running = journal.in_progress()
     if output_format == "json":
         pending = [
             {"target": item.target, "count": item.count, "last_error": item.last_error}
             for item in summary
         ]
-        click.echo(json.dumps({"journal": str(path), "runs": runs, "pending": pending}, indent=2))
+        document = {
+            "journal": str(path),
+            "runs": runs,
+            "pending": pending,
+            "set_aside": [{"run_id": e.run_id, "reason": e.error} for e in aside],
+            "in_progress": [
+                {**vars(run), "started": _utc(run.started), "alive": process_alive(run)}
+                for run in running
+            ],
+        }
+        click.echo(json.dumps(document, indent=2))
     else:
         click.echo(f"journal: {path} ({runs:,} runs)")
         for item in summary:
             click.echo(f"{item.count:,} {_runs(item.count)} pending for {item.target}")
             click.echo(f"  last error: {item.last_error or 'none yet (not tried)'}")
-        if not summary:
+        for entry in aside:
+            click.echo(f"run {entry.run_id} is set aside: {entry.error}")
+        if aside:
+            click.echo("  `sheetlog pending --export RUN` prints one, `--drop RUN` removes it")
+        if not summary and not aside:
             click.echo("all runs delivered")
-    if summary:
+        for run in running:
+            click.echo(f"in progress: {_describe(run)}")
+    if summary or aside:
         raise click.exceptions.Exit(1)
 
 
@@ -154,6 +180,113 @@ def doctor(target: str | None, journal_dir: str | None, output_format: str) -> N
         raise click.exceptions.Exit(1)
 
 
+@click.command()
+@target_option
+@journal_option
+@click.option("--drop", "drop_run_id", metavar="RUN", help="Never write RUN (an id or prefix).")
+@click.option(
+    "--retarget",
+    nargs=2,
+    metavar="RUN TARGET",
+    help="Write RUN to TARGET instead (e.g. after a mistyped Google key), now.",
+)
+@click.option(
+    "--export", "export_run_id", metavar="RUN", help="Print RUN's record as stored (JSON)."
+)
+@format_option
+@fails_cleanly
+def pending(
+    target: str | None,
+    journal_dir: str | None,
+    drop_run_id: str | None,
+    retarget: tuple[str, str] | None,
+    export_run_id: str | None,
+    output_format: str,
+) -> None:
+    """Runs kept in the journal and not written to their target (of TARGET, or of all), and
+    runs set aside because their record cannot be read; exit code 1 when there are some.
+
+    --drop gives up a run (with -t, only its delivery to that target), or forgets a run in
+    progress whose process died (see `sheetlog status`); --retarget sends a pending run to
+    another target; --export prints a run's record, e.g. to save a set-aside run before
+    dropping it.
+
+    \b
+    Example:
+      sheetlog pending
+      sheetlog pending --retarget 0a5d2f34 gsheet://1AbC.../Runs
+      sheetlog pending --export 0a5d2f34 > run.json && sheetlog pending --drop 0a5d2f34
+    """
+    from ..pending import drop_run, export_run, pending_runs, retarget_run
+
+    if export_run_id:
+        click.echo(export_run(export_run_id, journal_dir=journal_dir))
+        return
+    if drop_run_id:
+        dropped = drop_run(drop_run_id, target, journal_dir=journal_dir)
+        where = f" to {target}" if target else ""
+        click.echo(f"run {dropped} dropped: it will not be written{where}")
+        return
+    if retarget:
+        run_id, key = retarget_run(retarget[0], retarget[1], journal_dir=journal_dir)
+        left = pending_runs(key, journal_dir=journal_dir)
+        still = any(entry.run_id == run_id for entry in left)
+        click.echo(f"run {run_id} now goes to {key}" + (" (still pending)" if still else ""))
+        return
+    entries = pending_runs(target, journal_dir=journal_dir)
+    if output_format == "json":
+        rows = [
+            {
+                "run_id": e.run_id,
+                "name": (e.record or {}).get("name"),
+                "target": e.target,
+                "state": e.state,
+                "attempts": e.attempts,
+                "error": e.error,
+                "journaled": _utc(e.created),
+            }
+            for e in entries
+        ]
+        click.echo(json.dumps(rows, indent=2))
+    elif not entries:
+        click.echo("no pending runs")
+    for entry in entries if output_format != "json" else []:
+        name = (entry.record or {}).get("name")
+        label = f"{entry.run_id}" + (f" ({name})" if name else "")
+        click.echo(f"{label}  {entry.state} for {entry.target or '(no target)'}")
+        click.echo(f"  {entry.error or 'not tried yet'}")
+    if entries:
+        raise click.exceptions.Exit(1)
+
+
+def process_alive(run: RunInProgress) -> bool | None:
+    """Whether the process of a run in progress is alive (None: on another host)."""
+    if run.host != socket.gethostname():
+        return None
+    try:
+        os.kill(run.pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
+
+
+def _describe(run: RunInProgress) -> str:
+    name = f" ({run.name})" if run.name else ""
+    where = f"pid {run.pid} on {run.host}, started {_utc(run.started)}"
+    if process_alive(run) is False:
+        where += (
+            "; that process has ended without ending the run (killed?):"
+            f" `sheetlog pending --drop {run.run_id[:8]}` forgets it"
+        )
+    return f"{run.run_id}{name} -> {run.target} [{where}]"
+
+
+def _utc(moment: float) -> str:
+    return dt.datetime.fromtimestamp(moment, dt.timezone.utc).isoformat(timespec="seconds")
+
+
 def _journal_path(directory: str | None) -> Path:
     return journal_dir(directory) / "journal.db"
 
@@ -162,4 +295,4 @@ def _runs(count: int) -> str:
     return "run" if count == 1 else "runs"
 
 
-COMMANDS = [init, status, flush, doctor]
+COMMANDS = [init, status, flush, doctor, pending]

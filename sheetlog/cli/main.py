@@ -17,6 +17,7 @@ _COMMAND_MODULES = {
     "status": "admin",
     "flush": "admin",
     "doctor": "admin",
+    "pending": "admin",
     "log": "logging_commands",
     "run": "logging_commands",
     "ls": "views",

@@ -130,7 +130,10 @@ def ls(
     else:  # a table of all runs, or a screenful, is laid out without pandas
         skip_collection_at_exit()
     target = target_in_force(target)
-    table = open_target(target).read()
+    backend = open_target(target)
+    from ..pending import with_pending  # runs not written yet are shown too, marked
+
+    table = with_pending(backend.read(), backend.key)
     if not table.rows:
         click.echo(f"no runs in {target}", err=True)
         if output_format == "json":
