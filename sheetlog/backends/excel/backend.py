@@ -23,12 +23,13 @@ from ...values import clip_text
 from ..base import Table, WriteResult
 from .cells import EXCEL_MAX_CHARS, EXCEL_MAX_COLUMNS, EXCEL_MAX_ROWS, cell_xml, column_letter
 from .files import check_not_open, check_workbook_file, damaged
-from .in_place import append_in_place, needs_recovery, open_stored_sheet, recover
+from .in_place import append_in_place, open_stored_sheet
 from .package import Package
 from .sharedstrings import SharedStrings
 from .sheet_cells import sheet_cells
 from .styles import Styles
 from .tables import grow_tables, table_parts
+from .undo import needs_recovery, recover
 from .workbook import DEFAULT_SHEET, SheetEntry, WorkbookIndex, check_sheet_name
 from .worksheet import Append, Worksheet
 
