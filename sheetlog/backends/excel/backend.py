@@ -25,6 +25,7 @@ from .cells import EXCEL_MAX_CHARS, EXCEL_MAX_COLUMNS, EXCEL_MAX_ROWS, cell_xml,
 from .files import check_not_open, check_workbook_file, damaged
 from .in_place import append_in_place, open_stored_sheet
 from .package import Package
+from .replacing import check_writable, replace_file
 from .sharedstrings import SharedStrings
 from .sheet_cells import sheet_cells
 from .styles import Styles
@@ -83,6 +84,7 @@ class ExcelBackend:
     ) -> WriteResult:
         if not self.path.exists():
             self._create()
+        check_writable(self.path)
         check_workbook_file(self.path)
         if not possibly_written:
             with Package(self.path) as package:
@@ -99,6 +101,7 @@ class ExcelBackend:
         """Set cells of rows already in the sheet, found by run_id: ``{run_id: {column: value}}``
         (the caller holds ``lock()``). Missing columns are added; rows not found are skipped."""
         try:
+            check_writable(self.path)
             check_workbook_file(self.path)
             with Package(self.path) as package:
                 if _update(package, self.sheet, changes):
@@ -163,9 +166,7 @@ class ExcelBackend:
         temporary = self._temporary_path()
         try:
             package.save(temporary, COMPRESS_LEVEL)
-            with contextlib.suppress(OSError):
-                shutil.copymode(self.path, temporary)
-            os.replace(temporary, self.path)
+            replace_file(self.path, temporary)
         finally:
             with contextlib.suppress(FileNotFoundError):
                 temporary.unlink()

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import struct
 import zipfile
 import zlib
@@ -40,6 +39,7 @@ from pathlib import Path
 from . import crc
 from .chunked import ChunkMap, chunk_extra, compress_chunk, cut_points, padded, read_chunk_map
 from .package import Package, compressed_entry
+from .replacing import replace_file
 from .undo import SAMPLE_BYTES, Identity, Region, clear_undo, sample_digest, write_undo
 from .worksheet import Edit, apply_edits
 
@@ -301,9 +301,7 @@ def _write_copy(path: Path, pieces: list[Region]) -> None:
                 position = piece.offset + len(piece.data)
             out.flush()
             os.fsync(out.fileno())
-        with contextlib.suppress(OSError):
-            shutil.copymode(path, temporary)
-        os.replace(temporary, path)
+        replace_file(path, temporary)
     finally:
         with contextlib.suppress(FileNotFoundError):
             temporary.unlink()
