@@ -99,13 +99,15 @@ def match_header(header: list[str | None], names: Iterable[str]) -> dict[str, in
             folded.setdefault(_fold(cell), []).append(i)
     mapping: dict[str, int] = {}
     taken: set[int] = set()
+    for name in wanted:  # exact names first: ``params.LR`` never takes the cell of ``params.lr``
+        if name in exact:
+            mapping[name] = exact[name]
+            taken.add(exact[name])
     for name in wanted:
-        position = exact.get(name)
-        if position is None and len(folded.get(_fold(name), [])) == 1:
-            position = folded[_fold(name)][0]
-        if position is not None and position not in taken:
-            mapping[name] = position
-            taken.add(position)
+        cells = folded.get(_fold(name), [])
+        if name not in mapping and len(cells) == 1 and cells[0] not in taken:
+            mapping[name] = cells[0]
+            taken.add(cells[0])
     _adopt_bare_columns(header, wanted, mapping, taken)
     return mapping
 
