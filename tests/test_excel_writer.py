@@ -505,3 +505,28 @@ def test_an_excel_table_never_gets_two_names_equal_up_to_case(tmp_path: Path, lo
     assert records[1]["params.LR"] == 1.0 and records[1]["params.lr"] == 2.0
     assert records[2][f"params.{long_key}"] == 1 and records[2]["metrics.Acc"] == 0.5
     assert records[1]["Notes"] == "one"
+
+
+def test_new_rows_are_shown_in_a_sheet_whose_rows_are_hidden_by_default(
+    tmp_path: Path, log
+) -> None:
+    """Excel stores "hide every row below" as ``<sheetFormatPr zeroHeight="1">``: rows are
+    hidden unless they say otherwise, so a new row carries its height."""
+    book = tmp_path / "zero.xlsx"
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.title = "Runs"
+    sheet.append(["run_id", "params.lr"])
+    sheet.append(["manual-1", 0.01])
+    for row in (1, 2):
+        sheet.row_dimensions[row].height = 15
+    sheet.row_dimensions[3].hidden = True
+    sheet.sheet_format.zeroHeight = True
+    workbook.save(book)
+    runs = [log(book, {"lr": 0.1 * i}) for i in range(3)]
+
+    sheet = read_sheet(book)
+    assert [sheet.cell(row, 1).value for row in (3, 4, 5)] == [r["run_id"] for r in runs]
+    for row in (3, 4, 5):
+        dimension = sheet.row_dimensions[row]
+        assert not dimension.hidden and dimension.customHeight and dimension.height == 15, row

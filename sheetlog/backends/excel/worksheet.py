@@ -312,16 +312,25 @@ class Worksheet:
     def _rows_edit(self, rows: list[dict[int, str]], first_new: int) -> Edit:
         existing = {row.number: row for row in self.trailing}
         out: dict[int, bytes] = {}
+        shown = b""
+        if re.search(
+            rb'<(?:\w+:)?sheetFormatPr\b[^>]*\bzeroHeight="(?:1|true)"', self.xml[: self.body_start]
+        ):
+            # rows are hidden unless they say otherwise (how Excel stores "hide all rows
+            # below"): new rows get the default height explicitly
+            shown = b'ht="%g" customHeight="1"' % self._default_row_height()
         for offset, cells in enumerate(rows):
             number = first_new + offset
             new_cells = {col: self._prefixed(xml) for col, xml in cells.items()}
             row = existing.pop(number, None)
             if row is None:
                 merged = b"".join(new_cells[col] for col in sorted(new_cells))
-                out[number] = self._row_xml(number, b"", merged)
+                out[number] = self._row_xml(number, shown, merged)
             else:
                 merged = self._merge_cells(row.content, new_cells)
                 attrs = _visible(_without_spans(row.attrs), self._default_row_height())
+                if shown and b"ht=" not in attrs:
+                    attrs = (attrs + b" " + shown).strip()
                 out[number] = self._row_xml(number, attrs, merged)
         for number, row in existing.items():
             out[number] = self._row_xml(number, row.attrs, row.content)
