@@ -415,8 +415,10 @@ def _sheet_with_hidden_rows_and_columns(path: Path) -> None:
 
 
 def _shown(dimension: Any, default: float) -> bool:
-    return not dimension.hidden and not dimension.outlineLevel and (
-        dimension.height is None or dimension.height >= default
+    return (
+        not dimension.hidden
+        and not dimension.outlineLevel
+        and (dimension.height is None or dimension.height >= default)
     )
 
 

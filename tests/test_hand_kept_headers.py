@@ -57,8 +57,10 @@ class _Target:
         frame = sheetlog.load(self.target)
         assert len(set(frame.columns)) == len(frame.columns), list(frame.columns)
         return [
-            {k: (None if v == "" or (isinstance(v, float) and math.isnan(v)) else v)
-             for k, v in row.items()}  # fmt: skip
+            {
+                k: (None if v == "" or (isinstance(v, float) and math.isnan(v)) else v)
+                for k, v in row.items()
+            }
             for row in frame.to_dict("records")
         ]
 

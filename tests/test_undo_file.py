@@ -47,9 +47,7 @@ def _write(path: Path, records: list[dict]) -> None:
         backend.write(records)
 
 
-def _crash_inside_an_append(
-    path: Path, journal: Path, monkeypatch: pytest.MonkeyPatch
-) -> bytes:
+def _crash_inside_an_append(path: Path, journal: Path, monkeypatch: pytest.MonkeyPatch) -> bytes:
     """A workbook of 200 runs whose next in-place append (a logged run) dies after tearing the
     new tail, before the undo file is emptied. Returns the workbook's bytes before it."""
     monkeypatch.setenv("SHEETLOG_IN_PLACE_ABOVE_BYTES", "0")
