@@ -10,6 +10,7 @@ import os
 import shutil
 import sqlite3
 import sys
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,8 +19,9 @@ from .backends.base import Backend
 from .backends.csv_file import CsvBackend
 from .backends.excel.backend import ExcelBackend
 from .backends.excel.files import office_lock_files
-from .backends.excel.in_place import needs_recovery
-from .errors import TargetError
+from .backends.excel.undo import inspect as inspect_undo
+from .backends.excel.undo import needs_recovery, undo_path
+from .errors import SheetlogWarning, TargetError
 from .journal import JournalEntry, journal_dir
 from .run import open_journal
 from .targets import DEFAULT_TARGET, configured_setting, open_target, resolve_target
@@ -104,19 +106,11 @@ def _folder_check(path: Path) -> Check:
 
 def _workbook_checks(backend: ExcelBackend) -> Iterator[Check]:
     path = backend.path
-    if needs_recovery(path):
-        try:
-            with backend.lock():  # taking the lock plays the undo file back
-                pass
-        except (TargetError, OSError) as error:
-            yield Check("interrupted append", FAIL, f"{path.name} needs repair: {error}")
+    undo = _undo_check(backend)
+    if undo is not None:
+        yield undo
+        if undo.status == FAIL:
             return
-        yield Check(
-            "interrupted append",
-            WARN,
-            f"an append to {path.name} was cut short (crash or kill) and has been undone; its"
-            " runs are still in the journal and go with the next run or `sheetlog flush`",
-        )
     if not path.exists():
         yield Check("workbook", OK, f"{path.name} will be created by the first run (or init)")
     else:
@@ -138,6 +132,24 @@ def _workbook_checks(backend: ExcelBackend) -> Iterator[Check]:
         )
     else:
         yield Check("lock files", OK, f"{path.name} is not open in Excel or LibreOffice")
+
+
+def _undo_check(backend: ExcelBackend) -> Check | None:
+    """The undo file an append cut short left next to the workbook: named, with what sheetlog
+    does with it (put the workbook back, or discard it when it was made for another file); the
+    workbook's lock, taken here, does it."""
+    path = backend.path
+    if not needs_recovery(path):
+        return None
+    try:
+        verdict = inspect_undo(path)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SheetlogWarning)  # said by this check
+            with backend.lock():
+                pass
+    except (TargetError, OSError) as error:
+        return Check("interrupted append", FAIL, f"{undo_path(path)}: {error}")
+    return Check("interrupted append", WARN, f"{undo_path(path)}: {verdict.reason}")
 
 
 def _file_check(backend: CsvBackend) -> Check:

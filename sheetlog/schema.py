@@ -148,45 +148,126 @@ def _fold_bare(name: str) -> str:
     return re.sub(r"[\s\-]+", "_", name.strip()).casefold()
 
 
+#: sheetlog's own columns: the values sheetlog writes besides a user's params, metrics and tags.
+_OWN = re.compile(
+    r"(run_id|name|status|start_time|end_time|duration_s|notes|error|model_\w+|command|host|user"
+    r"|git\..+|sys\..+)$"
+)
+#: Own columns whose values sheetlog makes (not given by the user, like ``name`` and ``notes``):
+#: in a hand-kept sheet they never take a header cell the user typed (``error`` there may well be
+#: an error rate); their column is then named ``sheetlog.<name>`` instead.
+_GENERATED = re.compile(
+    r"(status|start_time|end_time|duration_s|error|model_\w+|command|host|user|git\..+|sys\..+)$"
+)
+OWN_PREFIX = "sheetlog."
+
+
+class _Header:
+    """A header row, indexed for matching names to its cells."""
+
+    def __init__(self, header: list[str | None]) -> None:
+        self.cells = header
+        self.exact = {cell: i for i, cell in reversed(list(enumerate(header))) if cell}
+        self.folded: dict[str, list[int]] = {}
+        for i, cell in enumerate(header):
+            if cell:
+                self.folded.setdefault(_fold(cell), []).append(i)
+        #: a sheet typed by hand that sheetlog has not written to yet (it has no run_id column)
+        self.hand_kept = bool(self.exact) and _fold("run_id") not in self.folded
+
+    def has(self, name: str) -> bool:
+        return _fold(name) in self.folded
+
+    def users(self, own: str) -> bool:
+        """Whether a header cell named like the generated own column ``own`` is the user's: in
+        a hand-kept sheet, and wherever the header has ``sheetlog.<own>`` (that header cell
+        was added when the user's cell was found)."""
+        if not _GENERATED.match(own):
+            return False
+        return self.has(OWN_PREFIX + own) or (self.hand_kept and self.has(own))
+
+    def own_cell(self, cell: str) -> bool:
+        """Whether a header cell is one of sheetlog's own columns (user keys never adopt it)."""
+        name = _fold(cell)
+        if name.startswith(OWN_PREFIX):
+            return True
+        return bool(_OWN.match(name)) and not self.users(name)
+
+
+def _looked_up(header: _Header, name: str) -> str:
+    """The header name a record column is found under: ``sheetlog.<name>`` for an own column
+    whose plain name in this header is the user's."""
+    if not name.startswith(ADOPTABLE_PREFIXES) and _OWN.match(name) and header.users(name):
+        return OWN_PREFIX + name
+    return name
+
+
 def match_header(header: list[str | None], names: Iterable[str]) -> dict[str, int]:
     """Map record column names to header positions (0-based); names missing from the map are new.
 
-    Rules, in order:
+    Rules, in order (docs/schema.md says the same for users):
       1. the header cell equals the name;
-      2. the header cell equals it ignoring case and runs of spaces (``Params.LR``);
+      2. the header cell equals it ignoring case and runs of spaces (``Params.LR``), when
+         exactly one cell does and rule 1 did not give it to another name;
       3. adopting a hand-kept sheet: a bare header such as ``lr`` or ``Learning rate`` takes
          ``params.lr`` / ``params.learning_rate`` (likewise ``metrics.`` and ``tags.``) when
          the header has no column for the prefixed name, exactly one header cell folds to that bare
          name (case, spaces and hyphens ignored), and exactly one of the names being written has
          that bare name (``params.lr`` and ``metrics.lr`` together are ambiguous: both get their own
-         prefixed columns).
-    A header cell is used for one name at most.
+         prefixed columns). A cell that is one of sheetlog's own columns is never adopted.
+    sheetlog's own generated columns (``status``, ``error``, times, model, context) are looked
+    up as ``sheetlog.<name>`` where a cell with their plain name is the user's (see ``_Header``):
+    a hand-kept sheet's ``error`` keeps the user's error rate, and sheetlog's exception text goes
+    to ``sheetlog.error``. A header cell is used for one name at most.
     """
+    index = _Header(header)
     wanted = list(dict.fromkeys(names))
-    exact = {cell: i for i, cell in reversed(list(enumerate(header))) if cell}
-    folded: dict[str, list[int]] = {}
-    for i, cell in enumerate(header):
-        if cell:
-            folded.setdefault(_fold(cell), []).append(i)
+    looked_up = {name: _looked_up(index, name) for name in wanted}
     mapping: dict[str, int] = {}
     taken: set[int] = set()
-    for name in wanted:
-        position = exact.get(name)
-        if position is None and len(folded.get(_fold(name), [])) == 1:
-            position = folded[_fold(name)][0]
+    for name in wanted:  # exact names first: ``params.LR`` never takes the cell of ``params.lr``
+        position = index.exact.get(looked_up[name])
         if position is not None and position not in taken:
             mapping[name] = position
             taken.add(position)
-    _adopt_bare_columns(header, wanted, mapping, taken)
+    for name in wanted:
+        cells = index.folded.get(_fold(looked_up[name]), [])
+        if name not in mapping and len(cells) == 1 and cells[0] not in taken:
+            mapping[name] = cells[0]
+            taken.add(cells[0])
+    _adopt_bare_columns(index, wanted, mapping, taken)
     return mapping
 
 
+def header_text(header: list[str | None], name: str) -> str:
+    """The header cell to write for ``name`` when it gets a new column (not in
+    ``match_header``'s map): ``sheetlog.<name>`` for an own column whose plain name is the
+    user's, else the name itself."""
+    return _looked_up(_Header(header), name)
+
+
+def reserved_columns(header: list[str | None]) -> list[str]:
+    """Own columns whose ``sheetlog.<name>`` header cell the first write to a hand-kept sheet
+    adds even without a value: it records that the user's cell of that name is the user's, so
+    that later writes (when the header has a run_id) still leave it to them."""
+    index = _Header(header)
+    if not index.hand_kept:
+        return []
+    found = [_fold(cell) for cell in index.exact]
+    return [name for name in dict.fromkeys(found) if _GENERATED.match(name)]
+
+
 def _adopt_bare_columns(
-    header: list[str | None], wanted: list[str], mapping: dict[str, int], taken: set[int]
+    header: _Header, wanted: list[str], mapping: dict[str, int], taken: set[int]
 ) -> None:
     bare_cells: dict[str, list[int]] = {}
-    for i, cell in enumerate(header):
-        if cell and i not in taken and not cell.startswith(ADOPTABLE_PREFIXES):
+    for i, cell in enumerate(header.cells):
+        if (
+            cell
+            and i not in taken
+            and not cell.startswith(ADOPTABLE_PREFIXES)
+            and not header.own_cell(cell)
+        ):
             bare_cells.setdefault(_fold_bare(cell), []).append(i)
     candidates: dict[str, list[str]] = {}
     for name in wanted:

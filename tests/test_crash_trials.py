@@ -31,7 +31,7 @@ from python_calamine import CalamineWorkbook
 
 import sheetlog
 from sheetlog.backends.excel.backend import ExcelBackend
-from sheetlog.backends.excel.in_place import needs_recovery
+from sheetlog.backends.excel.undo import needs_recovery
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX")
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import subprocess
 import warnings
 import xml.etree.ElementTree as ET
 import zipfile
@@ -383,3 +384,151 @@ def test_new_workbook_looks_finished(tmp_path: Path, log) -> None:
     for cell in sheet[2]:
         if cell.value is not None and not cell.is_date:
             assert not cell.font.b, f"data cell {cell.coordinate} is bold like the header"
+
+
+# --- new rows and columns are visible; an Excel table over the runs stays valid ----------------
+
+
+def _sheet_with_hidden_rows_and_columns(path: Path) -> None:
+    """``run_id | params.lr`` and one run, then empty rows a user hid in every way Excel has
+    (hidden, 2 points high, a collapsed outline group, rows a filter hid), and every column
+    right of the data hidden or 0 wide."""
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.title = "Runs"
+    sheet.append(["run_id", "params.lr"])
+    sheet.append(["manual-1", 0.01])
+    for row in (3, 4):
+        sheet.row_dimensions[row].hidden = True
+    for row in (5, 6):
+        sheet.row_dimensions[row].height = 2
+    sheet.row_dimensions.group(7, 8, outline_level=1, hidden=True)
+    sheet.auto_filter.ref = "A1:B10"
+    sheet.auto_filter.add_filter_column(1, ["0.01"])
+    for row in (9, 10):
+        sheet.row_dimensions[row].hidden = True
+    sheet.row_dimensions[30].hidden = True  # below where the runs go: stays hidden
+    sheet.column_dimensions.group("C", "E", hidden=True)
+    sheet.column_dimensions["F"].width = 0
+    sheet.column_dimensions.group("G", "Z", hidden=True)
+    workbook.save(path)
+
+
+def _shown(dimension: Any, default: float) -> bool:
+    return (
+        not dimension.hidden
+        and not dimension.outlineLevel
+        and (dimension.height is None or dimension.height >= default)
+    )
+
+
+def test_new_rows_and_columns_never_land_where_a_user_hid_them(tmp_path: Path, log) -> None:
+    book = tmp_path / "hidden.xlsx"
+    _sheet_with_hidden_rows_and_columns(book)
+    runs = [log(book, {"lr": 0.1 * i}, {"acc": 0.5}, notes="visible") for i in range(9)]
+
+    assert_rows_well_formed(sheet_part(book, "Runs"))
+    sheet = read_sheet(book)
+    assert [sheet.cell(row, 1).value for row in range(3, 12)] == [r["run_id"] for r in runs]
+    for row in range(3, 12):
+        assert _shown(sheet.row_dimensions[row], 15), row
+    assert sheet.row_dimensions[30].hidden  # the user's own hidden rows stay hidden
+    header = header_of(sheet)
+    new_columns = [i + 1 for i, name in enumerate(header) if name not in ("run_id", "params.lr")]
+    assert len(new_columns) == 6
+    for column in new_columns:
+        letter = openpyxl.utils.get_column_letter(column)
+        width = sheet.column_dimensions[letter].width
+        assert not sheet.column_dimensions[letter].hidden and width and width >= 1, letter
+    unused = sheet.column_dimensions["I"]  # what is left of G:Z, as the user had it
+    assert (unused.min, unused.max, unused.hidden) == (9, 26, True)
+
+
+@pytest.mark.libreoffice
+@pytest.mark.slow
+def test_new_rows_and_columns_are_printed_by_libreoffice(tmp_path: Path, log) -> None:
+    """LibreOffice leaves hidden rows and columns out of a PDF: every value of the runs is in
+    it, on rows and in columns the user had hidden."""
+    from libreoffice import find_soffice
+
+    book = tmp_path / "hidden.xlsx"
+    _sheet_with_hidden_rows_and_columns(book)
+    runs = [log(book, {"lr": 0.1 * i}, {"acc": 0.5}, notes=f"note-{i}") for i in range(9)]
+    profile = f"-env:UserInstallation=file://{tmp_path / 'profile'}"
+    subprocess.run(
+        [find_soffice(), profile, "--headless", "--convert-to", "pdf", "--outdir",
+         str(tmp_path / "pdf"), str(book)],
+        check=True, capture_output=True, timeout=120,
+    )  # fmt: skip
+    text = subprocess.run(
+        ["pdftotext", str(tmp_path / "pdf" / "hidden.pdf"), "-"],
+        check=True, capture_output=True, text=True,
+    ).stdout  # fmt: skip
+    for i, run in enumerate(runs):
+        assert f"note-{i}" in text and run["run_id"][:8] in text, i
+    assert "FINISHED" in text and "notes" in text
+
+
+def _book_with_a_table(path: Path) -> None:
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.title = "Runs"
+    sheet.append(["run_id", "params.lr", "Notes"])
+    sheet.append(["manual-1", 0.01, "by hand"])
+    table = openpyxl.worksheet.table.Table(displayName="Runs", ref="A1:C2")
+    sheet.add_table(table)
+    workbook.save(path)
+
+
+def _table_columns(path: Path) -> tuple[list[str], str, list[Any]]:
+    sheet = read_sheet(path)
+    table = sheet.tables["Runs"]
+    return [column.name for column in table.tableColumns], table.ref, header_of(sheet)
+
+
+def test_an_excel_table_never_gets_two_names_equal_up_to_case(tmp_path: Path, log) -> None:
+    """Excel repairs (drops) a table whose column names repeat ignoring case or run over 255
+    characters: the table stops before such a column; the values are all in the sheet."""
+    book = tmp_path / "table.xlsx"
+    _book_with_a_table(book)
+    long_key = "k" * 300
+    first = log(book, {"LR": 1.0, "lr": 2.0, "batch": 32}, notes="one")
+    second = log(book, {"lr": 3.0, long_key: 1, "depth": 4}, {"Acc": 0.5, "acc": 0.6})
+
+    names, ref, header = _table_columns(book)
+    folded = [name.casefold() for name in names]
+    assert len(folded) == len(set(folded)), names
+    assert all(0 < len(name) <= 255 for name in names)
+    left, top, right, bottom = range_boundaries(ref)
+    assert (left, top, bottom) == (1, 1, 4)
+    assert names == header[left - 1 : right]  # table column names are the header cells
+    records = calamine_records(book, "Runs")
+    assert [r["run_id"] for r in records] == ["manual-1", first["run_id"], second["run_id"]]
+    assert records[1]["params.LR"] == 1.0 and records[1]["params.lr"] == 2.0
+    assert records[2][f"params.{long_key}"] == 1 and records[2]["metrics.Acc"] == 0.5
+    assert records[1]["Notes"] == "one"
+
+
+def test_new_rows_are_shown_in_a_sheet_whose_rows_are_hidden_by_default(
+    tmp_path: Path, log
+) -> None:
+    """Excel stores "hide every row below" as ``<sheetFormatPr zeroHeight="1">``: rows are
+    hidden unless they say otherwise, so a new row carries its height."""
+    book = tmp_path / "zero.xlsx"
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.title = "Runs"
+    sheet.append(["run_id", "params.lr"])
+    sheet.append(["manual-1", 0.01])
+    for row in (1, 2):
+        sheet.row_dimensions[row].height = 15
+    sheet.row_dimensions[3].hidden = True
+    sheet.sheet_format.zeroHeight = True
+    workbook.save(book)
+    runs = [log(book, {"lr": 0.1 * i}) for i in range(3)]
+
+    sheet = read_sheet(book)
+    assert [sheet.cell(row, 1).value for row in (3, 4, 5)] == [r["run_id"] for r in runs]
+    for row in (3, 4, 5):
+        dimension = sheet.row_dimensions[row]
+        assert not dimension.hidden and dimension.customHeight and dimension.height == 15, row

@@ -22,7 +22,7 @@ from python_calamine import CalamineWorkbook
 
 import sheetlog
 from sheetlog.backends.excel import backend as excel_backend
-from sheetlog.backends.excel import in_place
+from sheetlog.backends.excel import in_place, undo
 from sheetlog.backends.excel.backend import ExcelBackend
 from sheetlog.cli import main
 
@@ -114,7 +114,7 @@ def test_fast_path_and_plain_path_give_the_same_workbook(
     assert [row[header.index("run_id")] for row in by_calamine[-380:]] == [
         uuid.UUID(int=i + 1).hex for i in range(380)
     ]
-    assert not in_place.needs_recovery(fast)
+    assert not undo.needs_recovery(fast)
 
 
 def test_an_append_to_a_large_sheet_decompresses_only_its_ends(
@@ -162,16 +162,16 @@ def test_an_in_place_write_cut_short_is_undone_by_the_next_call(
             torn.write(b"\0" * 300)
         raise KeyboardInterrupt("killed")
 
-    monkeypatch.setattr(in_place, "_clear_undo", die)
+    monkeypatch.setattr(in_place, "clear_undo", die)
     with pytest.raises(KeyboardInterrupt):
         sheetlog.log_run({"lr": 9.0}, target=str(path), capture=False, journal_dir=journal)
     monkeypatch.undo()
-    assert in_place.needs_recovery(path) and path.read_bytes() != before
+    assert undo.needs_recovery(path) and path.read_bytes() != before
 
     doctor = CliRunner().invoke(main, ["doctor", str(path), "--journal-dir", str(journal)])
-    assert "warn  interrupted append" in doctor.output and "has been undone" in doctor.output
+    assert "warn  interrupted append" in doctor.output and "are put back" in doctor.output
 
-    assert path.read_bytes() == before and not in_place.needs_recovery(path)
+    assert path.read_bytes() == before and not undo.needs_recovery(path)
     frame = sheetlog.load(str(path))
     assert len(frame) == 501
     assert sheetlog.flush(journal_dir=journal).delivered == {str(path): 1}
@@ -183,9 +183,11 @@ def test_an_undo_file_cut_short_means_the_workbook_was_not_touched(tmp_path: Pat
     path = tmp_path / "runs.xlsx"
     _write(path, [_record(i) for i in range(50)])
     before = path.read_bytes()
-    undo = in_place.undo_path(path)
-    in_place._write_undo(path, len(before), [in_place._Region(100, b"x" * 400)])
-    undo.write_bytes(undo.read_bytes()[:-10])  # the crash came while the undo file was written
+    undo_file = undo.undo_path(path)
+    status = path.stat()
+    identity = undo.Identity(status.st_dev, status.st_ino, len(before), len(before), 0, ())
+    undo.write_undo(path, identity, [undo.Region(100, b"x" * 400)])
+    undo_file.write_bytes(undo_file.read_bytes()[:-10])  # the crash came while it was written
 
     assert len(sheetlog.load(str(path))) == 50
-    assert path.read_bytes() == before and undo.read_bytes() == b""
+    assert path.read_bytes() == before and undo_file.read_bytes() == b""

@@ -26,6 +26,8 @@ from python_calamine import CalamineWorkbook
 
 import sheetlog
 from sheetlog import SheetlogWarning
+from sheetlog.backends.excel import replacing
+from sheetlog.backends.excel.undo import undo_path
 
 OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
@@ -369,3 +371,123 @@ def test_target_sheetlog_cannot_write_is_a_value_error_before_training(
     with pytest.raises(ValueError, match=r"\.xlsx"):
         sheetlog.log_run({"lr": 0.1}, target=target, capture=False)
     assert list(tmp_path.iterdir()) == []  # no journal, no file created
+
+
+# -- a workbook whose file must stay the same file: read-only, hard-linked, someone else's --------
+
+
+def _existing_workbook(folder: Path, how: str, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A workbook with one run, appended to next by the write path ``how``: ``plain`` (a
+    workbook openpyxl made: the whole package is written anew), ``copy`` (a sheetlog workbook:
+    the fast path, new file) or ``in-place`` (the fast path, written in place)."""
+    path = folder / "runs.xlsx"
+    if how == "plain":
+        workbook = openpyxl.Workbook()
+        workbook.active.title = "Runs"
+        workbook.active.append(["run_id", "params.lr"])
+        workbook.active.append(["0" * 32, 0.5])
+        workbook.save(path)
+    else:
+        _log(path, folder / ".setup-journal", 0.5)
+        _log(path, folder / ".setup-journal", 0.6)
+    if how == "in-place":
+        monkeypatch.setenv("SHEETLOG_IN_PLACE_ABOVE_BYTES", "0")
+    return path
+
+
+WRITE_PATHS = ["plain", "copy", "in-place"]
+
+
+@pytest.mark.parametrize("how", WRITE_PATHS)
+def test_a_read_only_workbook_is_not_replaced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, how: str
+) -> None:
+    """chmod 444 in a writable folder: a rename could replace it, and must not (also as root)."""
+    path = _existing_workbook(tmp_path, how, monkeypatch)
+    journal = tmp_path / ".sheetlog"
+    path.chmod(0o444)
+    content, inode = path.read_bytes(), path.stat().st_ino
+
+    run_id, message = _log_kept_pending(path, journal, 0.1)
+    assert "read-only" in message and "chmod u+w" in message
+    assert "stay in the journal" in message
+    assert path.read_bytes() == content and path.stat().st_ino == inode
+    assert path.stat().st_mode & 0o777 == 0o444
+    assert "read-only" in _flush_still_pending(journal, 1)
+
+    path.chmod(0o644)
+    _flush_delivers(journal, 1)
+    assert _run_ids(path)[-1] == run_id
+
+
+@pytest.mark.parametrize("how", WRITE_PATHS)
+def test_a_hard_linked_workbook_keeps_its_link(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, how: str
+) -> None:
+    path = _existing_workbook(tmp_path, how, monkeypatch)
+    other_name = tmp_path / "shared" / "team-runs.xlsx"
+    other_name.parent.mkdir()
+    os.link(path, other_name)
+    inode = path.stat().st_ino
+
+    run_id = _log(path, tmp_path / ".sheetlog", 0.1)
+    assert path.stat().st_ino == inode and path.stat().st_nlink == 2
+    assert _run_ids(other_name)[-1] == run_id
+    assert not undo_path(path).exists() or undo_path(path).stat().st_size == 0
+
+
+@pytest.mark.parametrize("how", WRITE_PATHS)
+def test_a_workbook_owned_by_someone_else_keeps_its_owner(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, how: str
+) -> None:
+    """A workbook of another user that we may write (mode 666): a new file would be ours."""
+    if os.geteuid() != 0:
+        pytest.skip("giving a file to another user needs root")
+    path = _existing_workbook(tmp_path, how, monkeypatch)
+    path.chmod(0o666)
+    os.chown(path, 65534, 65534)
+
+    run_id = _log(path, tmp_path / ".sheetlog", 0.1)
+    status = path.stat()
+    assert (status.st_uid, status.st_gid, status.st_mode & 0o777) == (65534, 65534, 0o666)
+    assert _run_ids(path)[-1] == run_id
+
+
+@pytest.mark.parametrize("how", WRITE_PATHS)
+def test_a_symlinked_workbook_stays_a_link(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, how: str
+) -> None:
+    real = _existing_workbook(tmp_path, how, monkeypatch)
+    link = tmp_path / "link" / "runs.xlsx"
+    link.parent.mkdir()
+    link.symlink_to(real)
+
+    run_id = _log(link, tmp_path / ".sheetlog", 0.1)
+    assert link.is_symlink() and link.resolve() == real.resolve()
+    assert _run_ids(real)[-1] == run_id
+    assert not list(link.parent.glob(".runs.xlsx.sheetlog-*"))
+
+
+def test_a_crash_while_a_hard_linked_workbook_is_written_is_undone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Written into the file itself, under an undo file: a write cut short is put back."""
+    path = _existing_workbook(tmp_path, "copy", monkeypatch)
+    os.link(path, tmp_path / "other-name.xlsx")
+    before = path.read_bytes()
+    journal = tmp_path / ".sheetlog"
+
+    def die(_path: Path) -> None:
+        with open(path, "r+b") as torn:
+            torn.seek(len(before) - 200)
+            torn.write(b"\0" * 100)
+        raise KeyboardInterrupt("killed")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(replacing, "clear_undo", die)
+        with pytest.raises(KeyboardInterrupt):
+            _log(path, journal, 0.1)
+    assert path.read_bytes() != before
+    assert len(sheetlog.load(str(path))) == 2 and path.read_bytes() == before
+    _flush_delivers(journal, 1)
+    assert len(_run_ids(tmp_path / "other-name.xlsx")) == 3

@@ -23,7 +23,7 @@ from filelock import FileLock, Timeout
 
 from ..csv_text import csv_field, csv_safe, csv_unsafe, csv_value, write_csv_rows
 from ..errors import TargetError
-from ..schema import match_header, order_columns
+from ..schema import header_text, match_header, order_columns, reserved_columns
 from .base import Table, WriteResult
 
 LOCK_TIMEOUT_S = 120
@@ -142,11 +142,12 @@ def _column(header: list[str], rows: list[list[str]], name: str) -> list[str]:
 def _grown(
     header: list[str], records: Sequence[Mapping[str, Any]]
 ) -> tuple[list[str], dict[str, int]]:
-    names = order_columns(dict.fromkeys(n for r in records for n, v in r.items() if v is not None))
+    names = [n for r in records for n, v in r.items() if v is not None]
+    names = order_columns(dict.fromkeys([*names, *(reserved_columns(header) if records else [])]))
     columns = match_header(header, names)
-    header = list(header)
+    grown = list(header)
     for name in names:
         if name not in columns:
-            columns[name] = len(header)
-            header.append(name)
-    return header, columns
+            columns[name] = len(grown)
+            grown.append(header_text(header, name))
+    return grown, columns

@@ -18,17 +18,19 @@ from typing import Any
 from filelock import FileLock, Timeout
 
 from ...errors import RowRejected, TargetError
-from ...schema import header_name, match_header, order_columns
+from ...schema import header_name, header_text, match_header, order_columns, reserved_columns
 from ...values import clip_text
 from ..base import Table, WriteResult
 from .cells import EXCEL_MAX_CHARS, EXCEL_MAX_COLUMNS, EXCEL_MAX_ROWS, cell_xml, column_letter
 from .files import check_not_open, check_workbook_file, damaged
-from .in_place import append_in_place, needs_recovery, open_stored_sheet, recover
+from .in_place import append_in_place, open_stored_sheet
 from .package import Package
+from .replacing import check_writable, replace_file
 from .sharedstrings import SharedStrings
 from .sheet_cells import sheet_cells
 from .styles import Styles
 from .tables import grow_tables, table_parts
+from .undo import needs_recovery, recover
 from .workbook import DEFAULT_SHEET, SheetEntry, WorkbookIndex, check_sheet_name
 from .worksheet import Append, Worksheet
 
@@ -82,6 +84,7 @@ class ExcelBackend:
     ) -> WriteResult:
         if not self.path.exists():
             self._create()
+        check_writable(self.path)
         check_workbook_file(self.path)
         if not possibly_written:
             with Package(self.path) as package:
@@ -98,6 +101,7 @@ class ExcelBackend:
         """Set cells of rows already in the sheet, found by run_id: ``{run_id: {column: value}}``
         (the caller holds ``lock()``). Missing columns are added; rows not found are skipped."""
         try:
+            check_writable(self.path)
             check_workbook_file(self.path)
             with Package(self.path) as package:
                 if _update(package, self.sheet, changes):
@@ -162,9 +166,7 @@ class ExcelBackend:
         temporary = self._temporary_path()
         try:
             package.save(temporary, COMPRESS_LEVEL)
-            with contextlib.suppress(OSError):
-                shutil.copymode(self.path, temporary)
-            os.replace(temporary, self.path)
+            replace_file(self.path, temporary)
         finally:
             with contextlib.suppress(FileNotFoundError):
                 temporary.unlink()
@@ -238,7 +240,7 @@ def _append(
     append = plan.build(header_style, date_style)
     edits = sheet.edits(append)  # a new sheet too is laid out for in-place appends at once
     package.edit(entry.part, sheet.xml, edits, COMPRESS_LEVEL, sheet.head_end(edits))
-    new_names = {column: name for name, column in plan.new_columns.items()}
+    new_names = {c: header_text(sheet.header(), n) for n, c in plan.new_columns.items()}
     grow_tables(package, entry.part, sheet.last_row, sheet.last_row + len(append.rows), new_names)
     if styles is not None and styles.changed:
         package.write("xl/styles.xml", styles.xml)
@@ -281,7 +283,7 @@ def _append_in_place(
         return plan.result
     date_style = styles.datetime_style() if styles and plan.needs_dates else None
     append = plan.build(_header_style(sheet, styles, False), date_style)
-    new_names = {column: name for name, column in plan.new_columns.items()}
+    new_names = {c: header_text(sheet.header(), n) for n, c in plan.new_columns.items()}
     grow_tables(package, entry.part, sheet.last_row, sheet.last_row + len(append.rows), new_names)
     if styles is not None and styles.changed:
         package.write("xl/styles.xml", styles.xml)
@@ -319,7 +321,7 @@ def _update(
     }
     columns = {name: position + 1 for name, position in mapping.items()} | new_columns
     append = Append()
-    _add_header_cells(append, new_columns, _header_style(sheet, styles, False))
+    _add_header_cells(append, new_columns, _header_style(sheet, styles, False), sheet.header())
     date_style = None
     for run_id, cells in changes.items():
         number = rows[run_id]
@@ -340,17 +342,20 @@ def _update(
     if not append.updates:
         return False
     package.edit(entry.part, sheet.xml, sheet.edits(append), COMPRESS_LEVEL)
-    names_by_column = {column: name for name, column in new_columns.items()}
+    names_by_column = {c: header_text(sheet.header(), n) for n, c in new_columns.items()}
     grow_tables(package, entry.part, sheet.last_row, sheet.last_row, names_by_column)
     if styles is not None and styles.changed:
         package.write("xl/styles.xml", styles.xml)
     return True
 
 
-def _add_header_cells(append: Append, new_columns: dict[str, int], style: int | None) -> None:
+def _add_header_cells(
+    append: Append, new_columns: dict[str, int], style: int | None, header: list[str | None]
+) -> None:
     for name, column in new_columns.items():
-        append.header_cells[column] = cell_xml(f"{column_letter(column)}1", name, style)
-        append.widths[column] = 20.0 if name.endswith("_time") else min(max(len(name) + 3, 10), 50)
+        text = header_text(header, name)
+        append.header_cells[column] = cell_xml(f"{column_letter(column)}1", text, style)
+        append.widths[column] = 20.0 if name.endswith("_time") else min(max(len(text) + 3, 10), 50)
 
 
 class _Plan:
@@ -390,7 +395,9 @@ class _Plan:
             self.result.written.append(run_id)
         # Only the new columns of rows written, in group order, right of the last used column:
         # a rejected row's columns neither leave gaps nor push other rows' columns out of the sheet.
-        ordered = [name for name in names if name in added]
+        if self.rows:  # the first write to a hand-kept sheet marks the user's cells as theirs
+            added |= {name for name in reserved_columns(header) if name not in self.columns}
+        ordered = [name for name in order_columns([*names, *added]) if name in added]
         self.new_columns = {name: first_new + i for i, name in enumerate(ordered)}
         self.columns.update(self.new_columns)
         self.needs_dates = any(isinstance(v, dt.datetime) for r in self.rows for v in r.values())
@@ -421,7 +428,7 @@ class _Plan:
 
     def build(self, header_style: int | None, date_style: int | None) -> Append:
         append = Append()
-        _add_header_cells(append, self.new_columns, header_style)
+        _add_header_cells(append, self.new_columns, header_style, self.sheet.header())
         clipped: set[str] = set()
         for offset, record in enumerate(self.rows):
             row_number = self.sheet.last_row + 1 + offset

@@ -17,9 +17,10 @@ A workbook under ``IN_PLACE_ABOVE`` bytes gets a new file with those bytes, the 
 without being decompressed, renamed over the old one (what the plain path does). A bigger one,
 where copying would make appends slow, is written in place: first the bytes about to be
 overwritten (a few hundred KB at most) and the file's length go to an undo file next to it
-(``.<name>.sheetlog-undo``), fsynced; it is emptied once the workbook is fsynced. A crash in the
-few milliseconds in between leaves the undo file, and the next sheetlog call that opens the
-workbook (``recover``: any append, flush or load) puts the old bytes back. Until then another
+(``.<name>.sheetlog-undo``, see ``undo``: bound to this very file), fsynced; it is emptied once
+the workbook is fsynced. A crash in the few milliseconds in between leaves the undo file, and the
+next sheetlog call that opens the workbook (``recover``: any append, flush or load) puts the old
+bytes back. Until then another
 program opening the workbook would find it damaged: that is the price of appends whose cost
 does not grow with the workbook.
 """
@@ -28,7 +29,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import struct
 import zipfile
 import zlib
@@ -39,19 +39,16 @@ from pathlib import Path
 from . import crc
 from .chunked import ChunkMap, chunk_extra, compress_chunk, cut_points, padded, read_chunk_map
 from .package import Package, compressed_entry
+from .replacing import replace_file
+from .undo import SAMPLE_BYTES, Identity, Region, clear_undo, sample_digest, write_undo
 from .worksheet import Edit, apply_edits
 
 AFTER_LIMIT = 4 * 1024 * 1024  # at most this many bytes after the sheet's data get rewritten
 IN_PLACE_ABOVE = 8 * 1024 * 1024  # smaller workbooks are copied whole (atomic for readers)
 TAIL_MERGE = 128 * 1024  # small chunks before the last rows are recompressed with them
-_UNDO_MAGIC = b"SLUNDO1\n"
 _LOCAL = struct.Struct("<4s5H3L2H")
 _END = struct.Struct("<4s4H2LH")
 _CENTRAL_FIXED = 46
-
-
-def undo_path(path: Path) -> Path:
-    return path.with_name(f".{path.name}.sheetlog-undo")
 
 
 @dataclass
@@ -118,12 +115,6 @@ def open_stored_sheet(
             index -= 1
             tail = chunk(index) + tail
     return StoredSheet(info, chunk_map, data_offset, head + tail, len(head), index)
-
-
-@dataclass
-class _Region:
-    offset: int
-    data: bytes
 
 
 def append_in_place(package: Package, stored: StoredSheet, edits: list[Edit], level: int) -> bool:
@@ -248,27 +239,45 @@ def _write(
     rest += new_directory + new_end
 
     pieces = [
-        _Region(info.header_offset, bytes(new_local)),
-        _Region(stored.data_offset, head_chunk),
-        _Region(cut, bytes(rest)),
+        Region(info.header_offset, bytes(new_local)),
+        Region(stored.data_offset, head_chunk),
+        Region(cut, bytes(rest)),
     ]
     if file_size < in_place_above():
         _write_copy(path, pieces)
         return True
     regions = [
-        _Region(info.header_offset, old_local),
-        _Region(stored.data_offset, old_head),
-        _Region(cut, old_rest),
+        Region(info.header_offset, old_local),
+        Region(stored.data_offset, old_head),
+        Region(cut, old_rest),
     ]
-    _write_undo(path, file_size, regions)
+    untouched = [
+        (0, min(info.header_offset, SAMPLE_BYTES)),
+        (max(stored.data_offset + len(old_head), cut - SAMPLE_BYTES), cut),
+    ]
     with open(path, "r+b") as target:
+        status = os.fstat(target.fileno())
+        samples = []
+        for low, high in untouched:
+            if high > low:
+                target.seek(low)
+                samples.append((low, high - low, sample_digest(target.read(high - low))))
+        identity = Identity(
+            status.st_dev,
+            status.st_ino,
+            file_size,
+            cut + len(rest),
+            status.st_mtime_ns,
+            tuple(samples),
+        )
+        write_undo(path, identity, regions)
         for piece in pieces:
             target.seek(piece.offset)
             target.write(piece.data)
         target.truncate()
         target.flush()
         os.fsync(target.fileno())
-    _clear_undo(path)
+    clear_undo(path)
     return True
 
 
@@ -278,7 +287,7 @@ def in_place_above() -> int:
     return int(os.environ.get("SHEETLOG_IN_PLACE_ABOVE_BYTES", IN_PLACE_ABOVE))
 
 
-def _write_copy(path: Path, pieces: list[_Region]) -> None:
+def _write_copy(path: Path, pieces: list[Region]) -> None:
     """The workbook with ``pieces`` (sorted; the last one runs to the end) written over it, as
     a new file replacing the old one: readers see the old workbook or the new one, never a mix.
     The bytes between the pieces are copied as they are."""
@@ -292,9 +301,7 @@ def _write_copy(path: Path, pieces: list[_Region]) -> None:
                 position = piece.offset + len(piece.data)
             out.flush()
             os.fsync(out.fileno())
-        with contextlib.suppress(OSError):
-            shutil.copymode(path, temporary)
-        os.replace(temporary, path)
+        replace_file(path, temporary)
     finally:
         with contextlib.suppress(FileNotFoundError):
             temporary.unlink()
@@ -362,79 +369,3 @@ def _directory(
         out += record
         position = end
     return bytes(out)
-
-
-def _write_undo(path: Path, length: int, regions: list[_Region]) -> None:
-    """Save what is about to be overwritten, durably, before the workbook is touched. The undo
-    file is kept between appends (emptied, not deleted), like SQLite's persistent journal."""
-    body = bytearray(_UNDO_MAGIC + struct.pack("<QI", length, len(regions)))
-    for region in regions:
-        body += struct.pack("<QQ", region.offset, len(region.data)) + region.data
-    body += struct.pack("<L", zlib.crc32(body))
-    undo = undo_path(path)
-    existed = undo.exists()
-    with open(undo, "r+b" if existed else "wb") as file:
-        file.write(body)
-        file.truncate()
-        file.flush()
-        os.fsync(file.fileno())
-    if not existed:
-        _sync_directory(path.parent)
-
-
-def _clear_undo(path: Path) -> None:
-    """Mark the undo file empty (durably): the workbook is complete again."""
-    with open(undo_path(path), "r+b") as file:
-        file.truncate(0)
-        file.flush()
-        os.fsync(file.fileno())
-
-
-def needs_recovery(path: Path) -> bool:
-    try:
-        return undo_path(path).stat().st_size > 0
-    except FileNotFoundError:
-        return False
-
-
-def recover(path: Path) -> bool:
-    """Undo an append that a crash cut short (the caller holds the workbook lock); True when
-    the workbook was put back."""
-    undo = undo_path(path)
-    try:
-        body = undo.read_bytes()
-    except FileNotFoundError:
-        return False
-    if not body:
-        return False
-    complete = (
-        body.startswith(_UNDO_MAGIC)
-        and len(body) >= len(_UNDO_MAGIC) + 16
-        and struct.unpack_from("<L", body, len(body) - 4)[0] == zlib.crc32(body[:-4])
-    )
-    if complete:
-        length, count = struct.unpack_from("<QI", body, len(_UNDO_MAGIC))
-        position = len(_UNDO_MAGIC) + 12
-        with open(path, "r+b") as target:
-            for _ in range(count):
-                offset, size = struct.unpack_from("<QQ", body, position)
-                position += 16
-                target.seek(offset)
-                target.write(body[position : position + size])
-                position += size
-            target.truncate(length)
-            target.flush()
-            os.fsync(target.fileno())
-    _clear_undo(path)  # an incomplete undo file means the workbook was not touched yet
-    return complete
-
-
-def _sync_directory(folder: Path) -> None:
-    if os.name == "nt":  # directories cannot be opened for fsync there
-        return
-    descriptor = os.open(folder, os.O_RDONLY)
-    try:
-        with contextlib.suppress(OSError):
-            os.fsync(descriptor)
-    finally:
-        os.close(descriptor)

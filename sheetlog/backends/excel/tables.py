@@ -15,6 +15,7 @@ from .cells import split_ref
 from .package import Package
 from .worksheet import extended_range
 
+MAX_COLUMN_NAME = 255  # characters in an Excel table column name
 _TABLE_REL = re.compile(
     rb'<(?:\w+:)?Relationship\b(?=[^>]*\bType="[^"]*/table")[^>]*\bTarget="([^"]*)"'
 )
@@ -71,12 +72,34 @@ def _grown_table(
     _, bottom = split_ref(ref.split(":")[-1])
     if bottom < last_row:
         return None
-    new_ref = extended_range(ref, sorted(header_cells), new_bottom)
+    usable = _nameable_columns(xml, ref, header_cells)
+    new_ref = extended_range(ref, sorted(usable), new_bottom)
     if new_ref is None:
         return None
-    added = _added_columns(ref, new_ref, header_cells)
+    added = _added_columns(ref, new_ref, usable)
     xml = _replace_ref(xml, ref, new_ref)
     return _with_columns(xml, prefix, added) if added else xml
+
+
+def _nameable_columns(xml: bytes, ref: str, header_cells: dict[int, str]) -> dict[int, str]:
+    """The new columns right of the table that it can take, left to right: Excel requires
+    table column names to be unique ignoring case (``params.LR`` next to ``params.lr``) and at
+    most 255 characters, and repairs the file otherwise. The table stops before the first new
+    column that breaks this: that column and those right of it stay outside the table."""
+    names = {
+        html.unescape(name.decode()).casefold()
+        for name in re.findall(rb'<(?:\w+:)?tableColumn\b[^>]*?\bname="([^"]*)"', xml)
+    }
+    right, _ = split_ref(ref.split(":")[-1])
+    usable: dict[int, str] = {}
+    for column in sorted(header_cells):
+        name = header_cells[column]
+        if column != right + 1 or not 0 < len(name) <= MAX_COLUMN_NAME or name.casefold() in names:
+            break
+        names.add(name.casefold())
+        usable[column] = name
+        right = column
+    return usable
 
 
 def _added_columns(old_ref: str, new_ref: str, header_cells: dict[int, str]) -> list[str]:

@@ -314,16 +314,26 @@ class Worksheet:
     def _rows_edit(self, rows: list[dict[int, str]], first_new: int) -> Edit:
         existing = {row.number: row for row in self.trailing}
         out: dict[int, bytes] = {}
+        shown = b""
+        if re.search(
+            rb'<(?:\w+:)?sheetFormatPr\b[^>]*\bzeroHeight="(?:1|true)"', self.xml[: self.body_start]
+        ):
+            # rows are hidden unless they say otherwise (how Excel stores "hide all rows
+            # below"): new rows get the default height explicitly
+            shown = b'ht="%g" customHeight="1"' % self._default_row_height()
         for offset, cells in enumerate(rows):
             number = first_new + offset
             new_cells = {col: self._prefixed(xml) for col, xml in cells.items()}
             row = existing.pop(number, None)
             if row is None:
                 merged = b"".join(new_cells[col] for col in sorted(new_cells))
-                out[number] = self._row_xml(number, b"", merged)
+                out[number] = self._row_xml(number, shown, merged)
             else:
                 merged = self._merge_cells(row.content, new_cells)
-                out[number] = self._row_xml(number, _without_spans(row.attrs), merged)
+                attrs = _visible(_without_spans(row.attrs), self._default_row_height())
+                if shown and b"ht=" not in attrs:
+                    attrs = (attrs + b" " + shown).strip()
+                out[number] = self._row_xml(number, attrs, merged)
         for number, row in existing.items():
             out[number] = self._row_xml(number, row.attrs, row.content)
         replacement = b"".join(out[number] for number in sorted(out))
@@ -365,6 +375,17 @@ class Worksheet:
         if not cells:
             return head + b"/>"
         return head + b">" + cells + b"</" + self.prefix + b"row>"
+
+    def _default_row_height(self) -> float:
+        """``<sheetFormatPr defaultRowHeight>``, in points (15, Excel's, when missing)."""
+        match = re.search(
+            rb"<" + re.escape(self.prefix) + rb'sheetFormatPr\b[^>]*\bdefaultRowHeight="([^"]*)"',
+            self.xml[: self.body_start],
+        )
+        try:
+            return float(match.group(1)) if match else 15.0
+        except ValueError:
+            return 15.0
 
     def _prefixed(self, xml: str) -> bytes:
         data = xml.encode("utf-8")
@@ -424,13 +445,23 @@ class Worksheet:
         )
         entries = list(existing)
         for column, width in sorted(widths.items()):
-            if not any(low <= column <= high for low, high, _ in existing):
-                entry = b'col min="%d" max="%d" width="%.2f" customWidth="1"/>' % (
-                    column,
-                    column,
-                    width,
-                )
-                entries.append((column, column, b"<" + self.prefix + entry))
+            covering = next((e for e in entries if e[0] <= column <= e[1]), None)
+            if covering is not None and not _hides(covering[2]):
+                continue  # the user's width for it stays
+            if covering is not None:  # a hidden range: the new column is cut out of it, shown
+                entries.remove(covering)
+                low, high, element = covering
+                entries += [
+                    (a, b, _col_range(element, a, b))
+                    for a, b in ((low, column - 1), (column + 1, high))
+                    if a <= b
+                ]
+            entry = b'col min="%d" max="%d" width="%.2f" customWidth="1"/>' % (
+                column,
+                column,
+                width,
+            )
+            entries.append((column, column, b"<" + self.prefix + entry))
         entries.sort(key=lambda entry: entry[0])
         block = b"".join(entry[2] for entry in entries)
         block = b"<" + self.prefix + b"cols>" + block + b"</" + self.prefix + b"cols>"
@@ -443,6 +474,43 @@ class Worksheet:
 def _int_attr(element: bytes, name: bytes) -> int:
     match = re.search(rb"\b" + name + rb'="(\d+)"', element)
     return int(match.group(1)) if match else 0
+
+
+#: Row attributes that can hide a row: ``hidden`` (also how a filter hides rows), membership of
+#: an outline group that may be collapsed.
+_HIDING_ROW_ATTRS = re.compile(rb'\s*\b(?:hidden|outlineLevel|collapsed)="[^"]*"')
+_HEIGHT_ATTRS = re.compile(rb'\s*\b(?:ht|customHeight)="[^"]*"')
+
+
+def _visible(attrs: bytes, min_height: float) -> bytes:
+    """A row's attributes without what hides it: a new row merged into an empty row a user
+    formatted is always visible. A custom height below the sheet's default row height (0 or 2
+    points hide a row as well as ``hidden``) is dropped too; a taller one, and the style, stay."""
+    attrs = _HIDING_ROW_ATTRS.sub(b"", attrs)
+    height = re.search(rb'\bht="([^"]*)"', attrs)
+    try:
+        low = height is not None and float(height.group(1)) < min_height
+    except ValueError:
+        low = True
+    return _HEIGHT_ATTRS.sub(b"", attrs) if low else attrs
+
+
+def _hides(col_element: bytes) -> bool:
+    """Whether a ``<col>`` element hides its columns (hidden, or narrower than a character)."""
+    head = col_element.split(b">", 1)[0]
+    if re.search(rb'\bhidden="(?:1|true)"', head):
+        return True
+    width = re.search(rb'\bwidth="([^"]*)"', head)
+    try:
+        return width is not None and float(width.group(1)) < 1
+    except ValueError:
+        return False
+
+
+def _col_range(col_element: bytes, low: int, high: int) -> bytes:
+    """A ``<col>`` element with its ``min``/``max`` set to ``low``/``high``."""
+    element = re.sub(rb'\bmin="\d+"', b'min="%d"' % low, col_element, count=1)
+    return re.sub(rb'\bmax="\d+"', b'max="%d"' % high, element, count=1)
 
 
 def _without_spans(attrs: bytes) -> bytes:

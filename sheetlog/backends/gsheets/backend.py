@@ -22,7 +22,7 @@ from gspread.exceptions import APIError
 from gspread.urls import SPREADSHEET_BATCH_UPDATE_URL
 
 from ...errors import TargetError
-from ...schema import header_name, match_header, order_columns
+from ...schema import header_name, header_text, match_header, order_columns, reserved_columns
 from ..base import Table, WriteResult
 from ..excel.cells import column_letter
 from .address import SheetAddress
@@ -335,7 +335,12 @@ class GoogleSheetBackend:
                 "updateCells": {
                     "range": _grid(sheet.sheet_id, 0, 1, start, end),
                     "rows": [
-                        {"values": [{"userEnteredValue": {"stringValue": n}} for n in plan.new]}
+                        {
+                            "values": [
+                                {"userEnteredValue": {"stringValue": header_text(sheet.header, n)}}
+                                for n in plan.new
+                            ]
+                        }
                     ],
                     "fields": "userEnteredValue",
                 }
@@ -720,6 +725,9 @@ def _plan(header: list[str | None], records: Sequence[dict[str, Any]]) -> _Plan:
             continue
         plan.new.extend(new)
         plan.rows.append(record)
+    if plan.rows:  # the first write to a hand-kept sheet marks the user's cells as theirs
+        reserved = reserved_columns(header)
+        plan.new += [n for n in reserved if n not in plan.columns and n not in plan.new]
     plan.new = order_columns(plan.new)
     for offset, name in enumerate(plan.new):
         plan.columns[name] = width + offset
