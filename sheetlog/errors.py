@@ -35,6 +35,11 @@ class UnsupportedWorkbook(TargetError):
     """The file is not a workbook sheetlog can write (.xls, encrypted, corrupt, not a zip)."""
 
 
+class TargetUnavailable(TargetError):
+    """The target cannot be reached (network down, server not answering, retries spent):
+    delivery leaves it alone for a while (see ``sheetlog.target_backoff``)."""
+
+
 class RowRejected(SheetlogError):
     """One row cannot be written to a target as it is (e.g. more columns than the sheet holds)."""
 

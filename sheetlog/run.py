@@ -25,7 +25,7 @@ from .history import encode as encode_block
 from .history import writer as history_writer
 from .journal import Journal
 from .schema import clean_key, flatten
-from .targets import open_target, resolve_target
+from .targets import resolve_target, target_key
 from .values import CellValue, to_cell
 
 Summary = Literal["last", "min", "max"]
@@ -67,7 +67,7 @@ class Run:
         parent = attach.claim()
         self.run_id = parent.run_id if parent else uuid.uuid4().hex
         self._attach_file = parent.attach_file if parent else None
-        self.target = open_target(resolve_target(target)).key
+        self.target = target_key(resolve_target(target))
         self.journal = open_journal(journal_dir)
         self.name = name
         self.notes = notes

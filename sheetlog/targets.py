@@ -13,11 +13,12 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from .backends.base import Backend
-from .backends.csv_file import CsvBackend
-from .backends.excel.backend import ExcelBackend
 from .backends.gsheets.address import is_sheet_target, parse_address
+
+if TYPE_CHECKING:
+    from .backends.base import Backend
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -76,6 +77,17 @@ def _credentials_file() -> str | None:
     return str((folder / Path(path).expanduser()).resolve())
 
 
+def target_key(target: str | os.PathLike[str]) -> str:
+    """The key runs are journaled under for a target string (ValueError, as ``open_target``,
+    for a string that names no target), without importing a backend's library: gspread and
+    google-auth take about a second to import, which a run that ends while its Google Sheet is
+    in back-off should not pay."""
+    text = os.fspath(target)
+    if is_sheet_target(text):
+        return parse_address(text).canonical
+    return open_target(text).key
+
+
 def open_target(
     target: str | os.PathLike[str], cache_dir: str | os.PathLike[str] | None = None
 ) -> Backend:
@@ -90,9 +102,14 @@ def open_target(
             parse_address(text), credentials=_credentials_file(), cache_dir=cache_dir
         )
     path, _, sheet = text.partition("#")
+    # Backends are imported on first use: a run whose target is in back-off imports none.
     if path.lower().endswith(EXCEL_SUFFIXES):
+        from .backends.excel.backend import ExcelBackend
+
         return ExcelBackend(path, sheet or None)
     if text.lower().endswith(".csv"):
+        from .backends.csv_file import CsvBackend
+
         return CsvBackend(text)
     if path.lower().endswith(OTHER_SPREADSHEET_SUFFIXES):
         raise ValueError(

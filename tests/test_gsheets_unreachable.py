@@ -1,0 +1,284 @@
+"""An unreachable Google Sheet costs a training script seconds, not minutes (issue 10, item 9).
+
+Real parts: a real closed port (a socket bound and never listening: the kernel refuses), a real
+DNS failure (``.invalid`` never resolves), a real TLS failure (https spoken to the plain-HTTP
+fake), a real server that accepts and never answers, the fake Sheets API over real HTTP, real
+journals. What is counted is connection attempts (every socket urllib3 opens goes through
+``urllib3.util.connection.create_connection``), never time: the timings are measured in
+``benchmarks/gsheets_unreachable.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+import urllib3.util.connection
+
+import sheetlog
+from sheetlog.backends.gsheets.retry import Backoff, with_retries
+from sheetlog.errors import SheetlogWarning, TargetUnavailable
+from sheetlog.journal import Journal
+from sheetlog.testing import FakeSheetsServer
+
+
+@pytest.fixture
+def connections(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int]]:
+    """Every (host, port) a socket was opened to from now on (successful or not)."""
+    opened: list[tuple[str, int]] = []
+    real = urllib3.util.connection.create_connection
+
+    def counting(address: tuple[str, int], *args: Any, **kwargs: Any) -> socket.socket:
+        opened.append(address)
+        return real(address, *args, **kwargs)
+
+    monkeypatch.setattr(urllib3.util.connection, "create_connection", counting)
+    return opened
+
+
+@pytest.fixture
+def closed_port() -> Iterator[int]:
+    """A port bound on loopback that never listens: connections to it are refused."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield sock.getsockname()[1]
+
+
+@pytest.fixture
+def silent_server() -> Iterator[tuple[int, list[socket.socket]]]:
+    """A server that accepts connections and never answers; yields its port and the
+    connections it accepted."""
+    accepted: list[socket.socket] = []
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(64)
+    listener.settimeout(0.05)
+    stop = threading.Event()
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                accepted.append(listener.accept()[0])
+            except (TimeoutError, OSError):
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield listener.getsockname()[1], accepted
+    stop.set()
+    thread.join()
+    listener.close()
+    for connection in accepted:
+        connection.close()
+
+
+def _log(target: str, journal: Path, lr: float) -> tuple[dict[str, Any], list[str]]:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        row = sheetlog.log_run({"lr": lr}, target=target, capture=False, journal_dir=journal)
+    return row, [str(w.message) for w in caught if issubclass(w.category, SheetlogWarning)]
+
+
+def _pending(journal: Path) -> int:
+    return sum(s.count for s in Journal(journal).pending_summary())
+
+
+def _run_ids(fake: FakeSheetsServer, key: str) -> list[str]:
+    return [row[0] for row in fake.values(key, "Runs")[1:] if row]
+
+
+def _backoff_files(journal: Path) -> list[Path]:
+    return sorted(journal.glob("backoff-*.json"))
+
+
+@pytest.mark.parametrize("failure", ["refused", "dns", "tls"])
+def test_an_unreachable_sheet_is_tried_once_then_skipped_until_flush(
+    fake_sheets: FakeSheetsServer,
+    closed_port: int,
+    connections: list[tuple[str, int]],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    failure: str,
+) -> None:
+    key = fake_sheets.create_spreadsheet("team runs")
+    target, journal = f"gsheet://{key}/Runs", tmp_path / "j"
+    down = {
+        "refused": f"http://127.0.0.1:{closed_port}",
+        "dns": "http://sheets.sheetlog-test.invalid",
+        "tls": fake_sheets.base_url.replace("http://", "https://"),  # TLS to a plain server
+    }[failure]
+    monkeypatch.setenv("SHEETLOG_GSHEETS_ENDPOINT", down)
+    monkeypatch.setenv("SHEETLOG_GSHEETS_MAX_WAIT_S", "5")  # the retries would have time
+
+    first, warned = _log(target, journal, 0.1)
+    assert len(connections) == 1  # no retry loop for an error retrying will not fix
+    assert len(warned) == 1 and "cannot be reached" in warned[0], warned
+    assert "kept in the journal" in warned[0]
+    assert len(_backoff_files(journal)) == 1
+
+    second, warned = _log(target, journal, 0.2)
+    assert len(connections) == 1  # skipped: the back-off is remembered in the journal dir
+    assert len(warned) == 1 and "not tried until" in warned[0] and "sheetlog flush" in warned[0]
+    assert _pending(journal) == 2
+
+    monkeypatch.setenv("SHEETLOG_GSHEETS_ENDPOINT", fake_sheets.base_url)  # back online
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SheetlogWarning)
+        report = sheetlog.flush(journal_dir=journal)  # tries despite the back-off
+    assert report.ok and report.delivered == {target: 2}
+    assert sorted(_run_ids(fake_sheets, key)) == sorted([first["run_id"], second["run_id"]])
+    assert _backoff_files(journal) == []  # success ends the back-off
+    third, warned = _log(target, journal, 0.3)
+    assert warned == [] and _run_ids(fake_sheets, key)[-1] == third["run_id"]
+
+
+def test_the_first_run_after_the_back_off_delivers_everything(
+    fake_sheets: FakeSheetsServer,
+    closed_port: int,
+    connections: list[tuple[str, int]],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    key = fake_sheets.create_spreadsheet("team runs")
+    target, journal = f"gsheet://{key}/Runs", tmp_path / "j"
+    monkeypatch.setenv("SHEETLOG_GSHEETS_ENDPOINT", f"http://127.0.0.1:{closed_port}")
+    first, _ = _log(target, journal, 0.1)
+    second, warned = _log(target, journal, 0.2)
+    assert len(connections) == 1 and "not tried until" in warned[0]
+
+    # The back-off ends (its file says until when) and the network is back.
+    backoff = _backoff_files(journal)[0]
+    state = json.loads(backoff.read_text())
+    assert state["failures"] == 1 and "Connection refused" in state["reason"]
+    backoff.write_text(json.dumps({**state, "until": state["until"] - 3600}))
+    monkeypatch.setenv("SHEETLOG_GSHEETS_ENDPOINT", fake_sheets.base_url)
+    third, warned = _log(target, journal, 0.3)
+    assert warned == []
+    assert sorted(_run_ids(fake_sheets, key)) == sorted(
+        r["run_id"] for r in (first, second, third)
+    )
+    assert _pending(journal) == 0 and _backoff_files(journal) == []
+
+
+def test_repeated_failures_back_off_longer(
+    fake_sheets: FakeSheetsServer, closed_port: int, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """An explicit flush that fails again doubles the back-off."""
+    key = fake_sheets.create_spreadsheet("team runs")
+    journal = tmp_path / "j"
+    monkeypatch.setenv("SHEETLOG_GSHEETS_ENDPOINT", f"http://127.0.0.1:{closed_port}")
+    _log(f"gsheet://{key}/Runs", journal, 0.1)
+    waits = []
+    for _ in range(3):
+        state = json.loads(_backoff_files(journal)[0].read_text())
+        waits.append(state["until"])
+        with pytest.warns(SheetlogWarning, match="cannot be reached"):
+            assert not sheetlog.flush(journal_dir=journal).ok
+    state = json.loads(_backoff_files(journal)[0].read_text())
+    assert state["failures"] == 4 and state["until"] - waits[0] > 3 * 30
+
+
+def test_a_server_that_never_answers_costs_one_delivery_then_is_skipped(
+    fake_sheets: FakeSheetsServer,
+    silent_server: tuple[int, list[socket.socket]],
+    connections: list[tuple[str, int]],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    port, _accepted = silent_server
+    key = fake_sheets.create_spreadsheet("team runs")
+    target, journal = f"gsheet://{key}/Runs", tmp_path / "j"
+    monkeypatch.setenv("SHEETLOG_GSHEETS_ENDPOINT", f"http://127.0.0.1:{port}")
+    monkeypatch.setenv("SHEETLOG_GSHEETS_TIMEOUT_S", "0.2")
+    first, warned = _log(target, journal, 0.1)
+    assert len(warned) == 1 and "kept failing" in warned[0]
+    assert "no answer within 0.2 s" in warned[0]
+    tried = len(connections)
+    assert tried >= 1
+    second, warned = _log(target, journal, 0.2)
+    assert len(connections) == tried and "not tried until" in warned[0]
+
+    monkeypatch.setenv("SHEETLOG_GSHEETS_ENDPOINT", fake_sheets.base_url)
+    assert sheetlog.flush(journal_dir=journal).delivered == {target: 2}
+    assert sorted(_run_ids(fake_sheets, key)) == sorted([first["run_id"], second["run_id"]])
+
+
+def test_retries_stop_at_the_time_limit_however_slow_each_answer() -> None:
+    """Each attempt takes 10 s (a server trickling its answer): waits alone never spend the
+    30 s budget, the time limit stops the attempts."""
+    now = [0.0]
+
+    def slow_failure(_after_failure: bool) -> None:
+        now[0] += 10.0
+        raise requests.ReadTimeout("no answer")
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    calls = []
+    with pytest.raises(TargetUnavailable, match="kept failing"):
+        with_retries(
+            lambda after: calls.append(after) or slow_failure(after),
+            Backoff(base_s=0.001),
+            str,
+            sleep=sleep,
+            clock=lambda: now[0],
+            limit_s=35.0,
+        )
+    assert len(calls) == 4 and now[0] < 45.0
+
+
+def test_a_token_endpoint_that_refuses_fails_fast_with_a_clear_reason(
+    fake_sheets: FakeSheetsServer,
+    closed_port: int,
+    connections: list[tuple[str, int]],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """Service-account credentials whose token request (made before the first Sheets
+    request) meets a closed port: one attempt, a 'cannot be reached' warning (it used to be an
+    'unexpected TransportError'), and the back-off."""
+    import gspread
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from google.oauth2.service_account import Credentials
+
+    from sheetlog.backends.gsheets import backend as gsheets_backend
+    from sheetlog.backends.gsheets.auth import http_client_class
+
+    key_pem = rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    credentials = Credentials.from_service_account_info(
+        {
+            "type": "service_account",
+            "client_email": "runs@example.iam.gserviceaccount.com",
+            "private_key": key_pem.decode(),
+            "private_key_id": "1",
+            "token_uri": f"http://127.0.0.1:{closed_port}/token",
+        },
+        scopes=["https://www.googleapis.com/auth/spreadsheets"],
+    )
+
+    def make_client(_key_file: Any = None) -> tuple[gspread.Client, str]:
+        client = gspread.Client(credentials, http_client=http_client_class(fake_sheets.base_url))
+        client.http_client.set_timeout((5.0, 5.0))
+        return client, credentials.service_account_email
+
+    monkeypatch.setattr(gsheets_backend, "make_client", make_client)
+    key = fake_sheets.create_spreadsheet("team runs")
+    fake_sheets.clear_log()
+    _, warned = _log(f"gsheet://{key}/Runs", tmp_path / "j", 0.1)
+    assert connections == [("127.0.0.1", closed_port)]  # the token request, once
+    assert len(warned) == 1 and "cannot be reached" in warned[0], warned
+    assert fake_sheets.request_log == []  # no Sheets request without a token
+    assert len(_backoff_files(tmp_path / "j")) == 1
