@@ -46,3 +46,12 @@ class RowRejected(SheetlogError):
 
 class SheetlogWarning(UserWarning):
     """A run was kept but not (yet) written where it should go, or a value was converted."""
+
+
+class ConfigurationError(SheetlogError, ValueError):
+    """A setting cannot work as given (a target, the journal folder); the message says what to
+    do. Raised before anything is journaled."""
+
+
+class RunEndedError(SheetlogError, RuntimeError):
+    """A logging call on a run that has already ended: the value would be lost."""
