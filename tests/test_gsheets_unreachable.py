@@ -11,7 +11,10 @@ journals. What is counted is connection attempts (every socket urllib3 opens goe
 from __future__ import annotations
 
 import json
+import os
 import socket
+import subprocess
+import sys
 import threading
 import warnings
 from collections.abc import Iterator
@@ -161,9 +164,7 @@ def test_the_first_run_after_the_back_off_delivers_everything(
     monkeypatch.setenv("SHEETLOG_GSHEETS_ENDPOINT", fake_sheets.base_url)
     third, warned = _log(target, journal, 0.3)
     assert warned == []
-    assert sorted(_run_ids(fake_sheets, key)) == sorted(
-        r["run_id"] for r in (first, second, third)
-    )
+    assert sorted(_run_ids(fake_sheets, key)) == sorted(r["run_id"] for r in (first, second, third))
     assert _pending(journal) == 0 and _backoff_files(journal) == []
 
 
@@ -199,7 +200,8 @@ def test_a_server_that_never_answers_costs_one_delivery_then_is_skipped(
     monkeypatch.setenv("SHEETLOG_GSHEETS_TIMEOUT_S", "0.2")
     first, warned = _log(target, journal, 0.1)
     assert len(warned) == 1 and "kept failing" in warned[0]
-    assert "no answer within 0.2 s" in warned[0]
+    # the last attempt's error: its own timeout, or the delivery's time ran out before it
+    assert "no answer within 0.2 s" in warned[0] or "time allowed for this delivery" in warned[0]
     tried = len(connections)
     assert tried >= 1
     second, warned = _log(target, journal, 0.2)
@@ -235,24 +237,62 @@ def test_retries_stop_at_the_time_limit_however_slow_each_answer() -> None:
     assert len(calls) == 4 and now[0] < 45.0
 
 
-def test_a_token_endpoint_that_refuses_fails_fast_with_a_clear_reason(
+@pytest.fixture
+def rejecting_token_endpoint() -> Iterator[int]:
+    """A token endpoint that refuses every key, as Google does a revoked one; yields its port."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Reject(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - http.server's name
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            body = b'{"error": "invalid_grant", "error_description": "Invalid JWT Signature."}'
+            self.send_response(400)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Reject)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server.server_address[1]
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.parametrize("token_endpoint", ["refused", "silent", "rejects"])
+def test_token_requests_fail_fast_time_out_and_explain_themselves(
     fake_sheets: FakeSheetsServer,
     closed_port: int,
+    silent_server: tuple[int, list[socket.socket]],
+    rejecting_token_endpoint: int,
     connections: list[tuple[str, int]],
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
+    token_endpoint: str,
 ) -> None:
-    """Service-account credentials whose token request (made before the first Sheets
-    request) meets a closed port: one attempt, a 'cannot be reached' warning (it used to be an
-    'unexpected TransportError'), and the back-off."""
+    """Service-account credentials whose token request (made before the first Sheets request)
+    meets a closed port, a server that never answers, or a refusal of the key. Each used to
+    leave the run pending as an 'unexpected TransportError / RefreshError (please report
+    this)'; now: unreachable fails fast and backs off, a silent server times out, a refused key
+    says what to do (and is no reason to back off: it is not a network failure)."""
     import gspread
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
     from google.oauth2.service_account import Credentials
 
     from sheetlog.backends.gsheets import backend as gsheets_backend
-    from sheetlog.backends.gsheets.auth import http_client_class
+    from sheetlog.backends.gsheets.auth import _timeout, http_client_class
 
+    port = {
+        "refused": closed_port,
+        "silent": silent_server[0],
+        "rejects": rejecting_token_endpoint,
+    }[token_endpoint]
+    monkeypatch.setenv("SHEETLOG_GSHEETS_TIMEOUT_S", "0.2")
     key_pem = rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
@@ -264,21 +304,90 @@ def test_a_token_endpoint_that_refuses_fails_fast_with_a_clear_reason(
             "client_email": "runs@example.iam.gserviceaccount.com",
             "private_key": key_pem.decode(),
             "private_key_id": "1",
-            "token_uri": f"http://127.0.0.1:{closed_port}/token",
+            "token_uri": f"http://127.0.0.1:{port}/token",
         },
         scopes=["https://www.googleapis.com/auth/spreadsheets"],
     )
 
     def make_client(_key_file: Any = None) -> tuple[gspread.Client, str]:
+        """make_client's own client, with these credentials and the fake for Sheets."""
         client = gspread.Client(credentials, http_client=http_client_class(fake_sheets.base_url))
-        client.http_client.set_timeout((5.0, 5.0))
+        client.http_client.set_timeout(_timeout())
         return client, credentials.service_account_email
 
     monkeypatch.setattr(gsheets_backend, "make_client", make_client)
     key = fake_sheets.create_spreadsheet("team runs")
     fake_sheets.clear_log()
     _, warned = _log(f"gsheet://{key}/Runs", tmp_path / "j", 0.1)
-    assert connections == [("127.0.0.1", closed_port)]  # the token request, once
-    assert len(warned) == 1 and "cannot be reached" in warned[0], warned
     assert fake_sheets.request_log == []  # no Sheets request without a token
-    assert len(_backoff_files(tmp_path / "j")) == 1
+    assert len(warned) == 1 and "unexpected" not in warned[0], warned
+    assert {address[1] for address in connections} == {port}
+    if token_endpoint == "refused":
+        assert len(connections) == 1 and "cannot be reached" in warned[0]
+        assert len(_backoff_files(tmp_path / "j")) == 1
+    elif token_endpoint == "silent":
+        assert "kept failing" in warned[0] and "timed out" in warned[0]
+        assert len(_backoff_files(tmp_path / "j")) == 1
+    else:
+        who = "runs@example.iam.gserviceaccount.com"
+        assert f"Google refused to give {who} an access token" in warned[0]
+        assert "invalid_grant" in warned[0] and "renew or replace the credentials" in warned[0]
+        assert _backoff_files(tmp_path / "j") == []
+
+
+CHILD = r"""
+import json, sys, warnings
+import urllib3.util.connection
+opened = []
+real = urllib3.util.connection.create_connection
+def counting(address, *args, **kwargs):
+    opened.append(address)
+    return real(address, *args, **kwargs)
+urllib3.util.connection.create_connection = counting
+import sheetlog
+target, journal, runs = sys.argv[1], sys.argv[2], int(sys.argv[3])
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    ids = [
+        sheetlog.log_run({"i": i}, target=target, journal_dir=journal, capture=False)["run_id"]
+        for i in range(runs)
+    ]
+print(json.dumps({"ids": ids, "connections": len(opened), "warnings": len(caught)}))
+"""
+
+
+def test_processes_sharing_a_journal_share_the_back_off(
+    fake_sheets: FakeSheetsServer, closed_port: int, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Four real processes, three runs each, one journal, the sheet unreachable: a handful of
+    connection attempts in all (each process that ends a run before the back-off file exists
+    tries once), every run kept, and one flush delivers all twelve."""
+    key = fake_sheets.create_spreadsheet("team runs")
+    target, journal = f"gsheet://{key}/Runs", tmp_path / "j"
+    env = {**os.environ, "SHEETLOG_GSHEETS_ENDPOINT": f"http://127.0.0.1:{closed_port}"}
+    children = [
+        subprocess.Popen(
+            [sys.executable, "-c", CHILD, target, str(journal), "3"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        for _ in range(4)
+    ]
+    reports = []
+    for child in children:
+        out, err = child.communicate(timeout=120)
+        assert child.returncode == 0, err
+        reports.append(json.loads(out.strip().splitlines()[-1]))
+    assert 1 <= sum(r["connections"] for r in reports) <= 4
+    assert all(r["connections"] <= 1 for r in reports)
+    ids = [run_id for r in reports for run_id in r["ids"]]
+    assert _pending(journal) == 12
+    state = json.loads(_backoff_files(journal)[0].read_text())  # whole, whoever wrote last
+    assert state["target"] == target and state["failures"] >= 1
+    assert list(journal.glob(".backoff-*")) == []  # no temporary file left behind
+
+    monkeypatch.setenv("SHEETLOG_GSHEETS_ENDPOINT", fake_sheets.base_url)
+    assert sheetlog.flush(journal_dir=journal).delivered == {target: 12}
+    assert sorted(_run_ids(fake_sheets, key)) == sorted(ids)
