@@ -360,8 +360,8 @@ def test_processes_sharing_a_journal_share_the_back_off(
     fake_sheets: FakeSheetsServer, closed_port: int, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     """Four real processes, three runs each, one journal, the sheet unreachable: a handful of
-    connection attempts in all (each process that ends a run before the back-off file exists
-    tries once), every run kept, and one flush delivers all twelve."""
+    connection attempts in all (a process that ends a run before the back-off file exists tries
+    once), every run kept, and one flush delivers all twelve."""
     key = fake_sheets.create_spreadsheet("team runs")
     target, journal = f"gsheet://{key}/Runs", tmp_path / "j"
     env = {**os.environ, "SHEETLOG_GSHEETS_ENDPOINT": f"http://127.0.0.1:{closed_port}"}
@@ -380,8 +380,10 @@ def test_processes_sharing_a_journal_share_the_back_off(
         out, err = child.communicate(timeout=120)
         assert child.returncode == 0, err
         reports.append(json.loads(out.strip().splitlines()[-1]))
-    assert 1 <= sum(r["connections"] for r in reports) <= 4
-    assert all(r["connections"] <= 1 for r in reports)
+    # At most one try per process, and one more at exit for a process whose runs another
+    # took (that one's failure may be recorded just after it lets go of the delivery lock).
+    assert 1 <= sum(r["connections"] for r in reports) <= 8
+    assert all(r["connections"] <= 2 for r in reports)
     ids = [run_id for r in reports for run_id in r["ids"]]
     assert _pending(journal) == 12
     state = json.loads(_backoff_files(journal)[0].read_text())  # whole, whoever wrote last

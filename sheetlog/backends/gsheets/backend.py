@@ -217,8 +217,10 @@ class GoogleSheetBackend:
         self._call(attempt)
 
     def _call(self, operation: Any) -> Any:
-        """Run ``operation`` with retries. Its requests end within the retry budget and one
-        read timeout, however slowly a server trickles its answers."""
+        """Run ``operation`` with retries. No attempt starts, and no request waits for a
+        connection or for an answer to begin, past the retry budget plus one read timeout (a
+        server trickling an answer byte by byte is not cut off: requests' read timeout is per
+        read)."""
         http = self.http
         outer = http.deadline
         limit = self.backoff.budget_s + read_timeout_s()
