@@ -51,6 +51,9 @@ SHEET_FIELDS = (
     "data(rowData(values(formattedValue))))"
 )
 _REPAIR_ROUNDS = 5
+# The least time one operation may take in all, retries included, however short the budget and
+# timeouts are set: the limit is there to stop minute-long hangs, not a quick series of retries.
+MIN_DELIVERY_S = 10.0
 
 
 @dataclass
@@ -218,12 +221,12 @@ class GoogleSheetBackend:
 
     def _call(self, operation: Any) -> Any:
         """Run ``operation`` with retries. No attempt starts, and no request waits for a
-        connection or for an answer to begin, past the retry budget plus one read timeout (a
-        server trickling an answer byte by byte is not cut off: requests' read timeout is per
-        read)."""
+        connection or for an answer to begin, past the retry budget plus one read timeout, or
+        ``MIN_DELIVERY_S`` if longer (a server trickling an answer byte by byte is not cut off:
+        requests' read timeout is per read)."""
         http = self.http
         outer = http.deadline
-        limit = self.backoff.budget_s + read_timeout_s()
+        limit = max(MIN_DELIVERY_S, self.backoff.budget_s + read_timeout_s())
         mine = time.monotonic() + limit
         http.deadline = mine if outer is None else min(outer, mine)
         try:

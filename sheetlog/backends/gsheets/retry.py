@@ -1,12 +1,12 @@
 """Bounded exponential backoff with jitter for Google Sheets requests.
 
 Retried, with waits adding up to a budget (30 s) and every request ending within that budget
-plus one read timeout (30 s) of the first: HTTP 408, 429 (honouring ``Retry-After``), 500, 502,
-503, 504, a connection dropped mid-request and a read timeout. A server that accepts and never
-answers thus costs one delivery 60 s at most, and the target is then left alone for a while. A
-request that failed that way may or may not have been applied (a write whose response was
-lost): the operation is told so on its next attempt, so that it can look before it writes
-again.
+plus one read timeout (30 s) of the first (at least 10 s): HTTP 408, 429 (honouring
+``Retry-After``), 500, 502, 503, 504, a connection dropped mid-request and a read timeout. A
+server that accepts and never answers thus costs one delivery 60 s at most, and the target is
+then left alone for a while. A request that failed that way may or may not have been applied (a
+write whose response was lost): the operation is told so on its next attempt, so that it can
+look before it writes again.
 
 Not retried: a connection that cannot be made at all (refused, no route, DNS failure, TLS
 failure, proxy refusal, connect timeout). Measured here with the endpoint refusing connections,
