@@ -69,8 +69,7 @@ class TargetBackoff:
         """Record one more failure; returns the back-off it starts."""
         previous = self.read()
         failures = (previous.failures if previous else 0) + 1
-        first = float(os.environ.get("SHEETLOG_BACKOFF_S", FIRST_WAIT_S))
-        wait = min(MAX_WAIT_S, first * 2 ** (failures - 1))
+        wait = min(MAX_WAIT_S, _first_wait_s() * 2 ** min(failures - 1, 32))
         state = BackoffState(time.time() + wait, failures, reason)
         data = {**state.__dict__, "target": self.target}
         with contextlib.suppress(OSError):  # a read-only journal folder: no memory, no harm
@@ -87,3 +86,13 @@ class TargetBackoff:
     def clear(self) -> None:
         with contextlib.suppress(OSError):
             self.path.unlink()
+
+
+def _first_wait_s() -> float:
+    """``SHEETLOG_BACKOFF_S``, or 30 s when it is unset or not a number >= 0 (delivery must not
+    fail over a setting)."""
+    try:
+        first = float(os.environ.get("SHEETLOG_BACKOFF_S", FIRST_WAIT_S))
+    except ValueError:
+        return FIRST_WAIT_S
+    return first if first >= 0 else FIRST_WAIT_S

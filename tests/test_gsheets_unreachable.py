@@ -186,6 +186,23 @@ def test_repeated_failures_back_off_longer(
     assert state["failures"] == 4 and state["until"] - waits[0] > 3 * 30
 
 
+@pytest.mark.parametrize("setting", ["abc", "-5", "nan"])
+def test_a_bad_backoff_setting_never_fails_a_run(
+    fake_sheets: FakeSheetsServer,
+    closed_port: int,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    setting: str,
+) -> None:
+    monkeypatch.setenv("SHEETLOG_BACKOFF_S", setting)
+    monkeypatch.setenv("SHEETLOG_GSHEETS_ENDPOINT", f"http://127.0.0.1:{closed_port}")
+    key = fake_sheets.create_spreadsheet("team runs")
+    _, warned = _log(f"gsheet://{key}/Runs", tmp_path / "j", 0.1)
+    assert len(warned) == 1 and "cannot be reached" in warned[0]
+    state = json.loads(_backoff_files(tmp_path / "j")[0].read_text())
+    assert state["failures"] == 1 and state["until"] > 0  # the default first wait, 30 s
+
+
 def test_a_server_that_never_answers_costs_one_delivery_then_is_skipped(
     fake_sheets: FakeSheetsServer,
     silent_server: tuple[int, list[socket.socket]],
