@@ -13,11 +13,14 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from .errors import (
+    ConfigurationError,
     RowRejected,
+    RunEndedError,
     SheetlogError,
     SheetlogWarning,
     TargetError,
     TargetLocked,
+    TargetUnavailable,
     UnsupportedWorkbook,
 )
 
@@ -58,13 +61,16 @@ def __dir__() -> list[str]:  # tab completion lists the API before its first use
 
 __all__ = [
     "CaptureOptions",
+    "ConfigurationError",
     "DeliveryReport",
     "RowRejected",
+    "RunEndedError",
     "Run",
     "SheetlogError",
     "SheetlogWarning",
     "TargetError",
     "TargetLocked",
+    "TargetUnavailable",
     "UnsupportedWorkbook",
     "flush",
     "load",

@@ -11,6 +11,9 @@ before it lets go it looks again, so a run committed meanwhile is written by it 
 leader (``deliver(..., wait=False)``). An explicit flush waits its turn instead. A process that
 left runs to a leader checks at exit that they were written (``deliver_handed_over``): if that
 leader failed, it tries itself, and warns when it cannot either.
+
+A target that cannot be reached is left alone for a while (``sheetlog.target_backoff``): runs
+ending meanwhile keep their rows pending at no cost; an explicit flush tries at once.
 """
 
 from __future__ import annotations
@@ -27,8 +30,9 @@ from typing import Any
 from filelock import FileLock, Timeout
 
 from .backends.base import Backend
-from .errors import TargetError, warn
+from .errors import TargetError, TargetUnavailable, warn
 from .journal import Journal, PendingRun
+from .target_backoff import TargetBackoff
 from .targets import open_target
 
 BATCH_SIZE = 5_000
@@ -60,14 +64,24 @@ class DeliveryReport:
 
 
 def deliver(
-    journal: Journal, target: str, *, wait: bool = True, timeout: float = LOCK_TIMEOUT_S
+    journal: Journal,
+    target: str,
+    *,
+    wait: bool = True,
+    timeout: float = LOCK_TIMEOUT_S,
+    honour_backoff: bool | None = None,
 ) -> DeliveryReport:
     """Write every run pending for ``target``; failures are warned about, never raised.
 
     ``wait=False`` (a run just ended): when another process sharing the journal is delivering
     to ``target``, return at once and leave the run to it (see the module docstring). Else wait
-    up to ``timeout`` seconds for it."""
+    up to ``timeout`` seconds for it. ``honour_backoff`` (default: ``not wait``): skip a target
+    found unreachable lately."""
     report = DeliveryReport(delivered={target: 0})
+    backoff = TargetBackoff(journal.directory, target)
+    state = backoff.active() if (not wait if honour_backoff is None else honour_backoff) else None
+    if state is not None:
+        return _keep_pending(journal, target, journal.pending(target), state.describe(), report)
     try:
         backend = open_target(target, cache_dir=journal.directory)
     except ValueError as error:
@@ -91,12 +105,16 @@ def deliver(
                         if len(fetched) < BATCH_SIZE:
                             break
         except TargetError as error:
+            if isinstance(error, TargetUnavailable):
+                backoff.failed(str(error))
             return _keep_pending(
                 journal, target, runs or journal.pending(target), str(error), report
             )
         except Exception as error:  # a bug must not cost the user their training run
             reason = f"unexpected {type(error).__name__}: {error} (please report this)"
             return _keep_pending(journal, target, runs or journal.pending(target), reason, report)
+        if report.delivered[target] or report.pending:  # the target answered
+            backoff.clear()
         if report.pending or not journal.has_pending(target):
             return report
         # Runs committed while we wrote, by processes that left them to us: once more.
@@ -177,7 +195,7 @@ def deliver_handed_over(timeout: float = EXIT_WAIT_S) -> None:
             warn(f"sheetlog could not check the runs left for {target}: {error}")
             continue
         if journal.has_pending(target):
-            deliver(journal, target)
+            deliver(journal, target, honour_backoff=True)
 
 
 @contextlib.contextmanager

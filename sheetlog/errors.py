@@ -35,9 +35,23 @@ class UnsupportedWorkbook(TargetError):
     """The file is not a workbook sheetlog can write (.xls, encrypted, corrupt, not a zip)."""
 
 
+class TargetUnavailable(TargetError):
+    """The target cannot be reached (network down, server not answering, retries spent):
+    delivery leaves it alone for a while (see ``sheetlog.target_backoff``)."""
+
+
 class RowRejected(SheetlogError):
     """One row cannot be written to a target as it is (e.g. more columns than the sheet holds)."""
 
 
 class SheetlogWarning(UserWarning):
     """A run was kept but not (yet) written where it should go, or a value was converted."""
+
+
+class ConfigurationError(SheetlogError, ValueError):
+    """A setting cannot work as given (a target, the journal folder); the message says what to
+    do. Raised before anything is journaled."""
+
+
+class RunEndedError(SheetlogError, RuntimeError):
+    """A logging call on a run that has already ended: the value would be lost."""

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import SheetlogError, warn
+from .folders import check_journal_folder
 from .history import decode
 
 try:
@@ -146,6 +147,7 @@ class Journal:
 
     def __init__(self, directory: str | os.PathLike[str] | None = None) -> None:
         self.directory = journal_dir(directory)
+        check_journal_folder(self.directory, directory)
         self.directory.mkdir(parents=True, exist_ok=True)
         self.path = self.directory / "journal.db"
         self._lock = threading.RLock()

@@ -20,13 +20,13 @@ from typing import Any, Literal
 from . import attach, lifecycle
 from .context import CaptureOptions, capture_context
 from .delivery import deliver, deliver_unjournaled
-from .errors import warn
+from .errors import RunEndedError, warn
 from .history import BLOCK_CALLS, MetricHistory
 from .history import encode as encode_block
 from .history import writer as history_writer
 from .journal import Journal
 from .schema import clean_key, flatten
-from .targets import open_target, resolve_target
+from .targets import resolve_target, target_key
 from .values import CellValue, end_status, to_cell
 
 Summary = Literal["last", "min", "max"]
@@ -68,7 +68,7 @@ class Run:
         parent = attach.claim()
         self.run_id = parent.run_id if parent else uuid.uuid4().hex
         self._attach_file = parent.attach_file if parent else None
-        self.target = open_target(resolve_target(target)).key
+        self.target = target_key(resolve_target(target))
         self.journal = open_journal(journal_dir)
         self.name = name
         self.notes = notes
@@ -112,6 +112,7 @@ class Run:
 
     def log_params(self, params: Mapping[str, Any]) -> None:
         """Record hyper-parameters; nested dicts become dotted names (``optimizer.lr``)."""
+        self._check_running("log_params")
         flat = flatten("params", params)
         with self._lock:
             self._params.update({name: to_cell(value, name) for name, value in flat.items()})
@@ -120,6 +121,7 @@ class Run:
         self.set_tags({key: value})
 
     def set_tags(self, tags: Mapping[str, Any]) -> None:
+        self._check_running("set_tags")
         flat = flatten("tags", tags)
         with self._lock:
             self._tags.update({name: to_cell(value, name) for name, value in flat.items()})
@@ -138,6 +140,7 @@ class Run:
 
         Keys and number types seen before take a fast path of a few microseconds: no flattening,
         no conversion, no disk (full history blocks are saved by a background thread)."""
+        self._check_running("log_metrics")
         now = time.time()
         known = self._metric_keys
         numbers = self._number_types
@@ -194,13 +197,28 @@ class Run:
             self._save_history()
 
     def log_model(self, path: str | os.PathLike[str], *, checksum: bool = True) -> None:
-        """Record where the trained model is, with its size and (unless disabled) sha256."""
+        """Record where the trained model is, with its size and (unless disabled) sha256.
+        A path that does not exist (yet) is recorded all the same, with a warning."""
+        self._check_running("log_model")
         model = Path(path).expanduser().resolve()
+        if not model.exists():
+            warn(
+                f"sheetlog: the model path {model} does not exist: it is recorded as given,"
+                " without size or checksum. Save the model first, or check the path."
+            )
         self._model = {"model_path": str(model)}
         if model.exists():
             self._model["model_size"] = _size(model)
             if checksum:
                 self._model["model_sha256"] = _sha256(model)
+
+    def _check_running(self, call: str) -> None:
+        if self.status != "RUNNING":
+            raise RunEndedError(
+                f"{call}() on run {self.run_id}, which has already ended ({self.status}): the"
+                " value would be lost. Log it before finish() (or inside the `with` block);"
+                " for another run, call sheetlog.start_run()."
+            )
 
     # -- ending --------------------------------------------------------------------------------
 

@@ -1,7 +1,7 @@
 """From a target string to a backend, and where the default target comes from.
 
-Target strings: a path ending ``.xlsx`` or ``.xlsm``, optionally followed by ``#SheetName``; a
-path ending ``.csv``;
+Target strings: a path ending ``.xlsx`` or ``.xlsm``, optionally followed by ``#SheetName`` (a
+``#`` anywhere else is part of the path, see ``split_sheet``); a path ending ``.csv``;
 ``gsheet://<key>[/<worksheet>]`` or a pasted ``https://docs.google.com/spreadsheets/d/...`` URL.
 Resolution order: explicit argument > ``SHEETLOG_TARGET`` > ``target`` under ``[tool.sheetlog]`` in
 ``pyproject.toml`` or in ``sheetlog.toml`` (the nearest one in the working directory or above it;
@@ -11,13 +11,17 @@ a relative path there is relative to that file) > ``runs.xlsx`` in the working d
 from __future__ import annotations
 
 import os
+import re
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from .backends.base import Backend
-from .backends.csv_file import CsvBackend
-from .backends.excel.backend import ExcelBackend
 from .backends.gsheets.address import is_sheet_target, parse_address
+from .errors import ConfigurationError
+from .folders import check_writable_folder
+
+if TYPE_CHECKING:
+    from .backends.base import Backend
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -61,11 +65,25 @@ def configured_setting(name: str, start: Path | None = None) -> tuple[str, Path]
 
 
 def _relative_to(target: str, folder: Path) -> str:
-    path, _, sheet = target.partition("#")
+    path, sheet = split_sheet(target)
     if Path(path).expanduser().is_absolute():
         return target
     resolved = str(folder / path)
     return f"{resolved}#{sheet}" if sheet else resolved
+
+
+def split_sheet(target: str) -> tuple[str, str | None]:
+    """A file target's path and sheet name: ``#`` starts the sheet name only right after
+    ``.xlsx`` / ``.xlsm`` (and not when what follows holds a ``/``, which no sheet name may);
+    any other ``#`` is part of the path (``exp#3/runs#1.xlsx#Sweep``: the path
+    ``exp#3/runs#1.xlsx``, the sheet ``Sweep``)."""
+    start = 0
+    while (found := target.find("#", start)) >= 0:
+        rest = target[found + 1 :]
+        if target[:found].lower().endswith(EXCEL_SUFFIXES) and not re.search(r"[/\\]", rest):
+            return target[:found], rest or None
+        start = found + 1
+    return target, None
 
 
 def _credentials_file() -> str | None:
@@ -76,10 +94,36 @@ def _credentials_file() -> str | None:
     return str((folder / Path(path).expanduser()).resolve())
 
 
+def target_key(target: str | os.PathLike[str]) -> str:
+    """The key runs are journaled under for a target string, checked as a run starts:
+    ConfigurationError for a string that names no target or a file in a folder sheetlog cannot
+    write. It imports no backend's library: gspread and google-auth take about a second to
+    import, which a run that ends while its Google Sheet is in back-off should not pay."""
+    text = os.fspath(target)
+    if is_sheet_target(text):
+        return parse_address(text).canonical
+    backend = open_target(text)
+    path = Path(getattr(backend, "path", ""))
+    if path.name and path.is_dir():
+        raise ConfigurationError(
+            f"target {text!r} is a folder, not a file: name a file in it, e.g."
+            f" {path / DEFAULT_TARGET}"
+        )
+    if path.name:
+        check_writable_folder(
+            path.parent,
+            f"the runs file {path.name}",
+            "log to a file in a folder you can write to (e.g. target='~/runs.xlsx'), or make"
+            " that folder writable",
+        )
+    return backend.key
+
+
 def open_target(
     target: str | os.PathLike[str], cache_dir: str | os.PathLike[str] | None = None
 ) -> Backend:
-    """The backend for a target string; ValueError, saying which targets exist, for others.
+    """The backend for a target string; ConfigurationError (a ``ValueError``), saying which
+    targets exist, for others.
 
     ``cache_dir`` (the journal's directory): where a backend may remember what it looked up."""
     text = os.fspath(target)
@@ -89,20 +133,33 @@ def open_target(
         return GoogleSheetBackend(
             parse_address(text), credentials=_credentials_file(), cache_dir=cache_dir
         )
-    path, _, sheet = text.partition("#")
+    path, sheet = split_sheet(text)
+    # Backends are imported on first use: a run whose target is in back-off imports none.
     if path.lower().endswith(EXCEL_SUFFIXES):
-        return ExcelBackend(path, sheet or None)
+        from .backends.excel.backend import ExcelBackend
+
+        return ExcelBackend(path, sheet)
     if text.lower().endswith(".csv"):
+        from .backends.csv_file import CsvBackend
+
         return CsvBackend(text)
     if path.lower().endswith(OTHER_SPREADSHEET_SUFFIXES):
-        raise ValueError(
+        raise ConfigurationError(
             f"target {text!r}: sheetlog writes .xlsx workbooks, not {Path(path).suffix} files. Use"
             " a target ending in .xlsx; to keep logging into this file, open it in Excel or"
             " LibreOffice and save it as Excel Workbook (.xlsx)."
         )
-    raise ValueError(
+    raise ConfigurationError(
         f"unknown target {text!r}: sheetlog writes to a path ending in .xlsx (optionally followed"
         " by #SheetName), e.g. runs.xlsx or results/runs.xlsx#Sweep1, to a .csv file, or to a"
         " Google Sheet:"
         " gsheet://<key>/<worksheet> or the sheet's https://docs.google.com/spreadsheets/ URL"
+        + (_HASH_HELP if "#" in text else "")
     )
+
+
+_HASH_HELP = (
+    ". A '#' right after .xlsx or .xlsm starts the sheet name (runs.xlsx#Sweep1); any other '#'"
+    " is part of the path, written as it is (exp#3/runs.xlsx, runs#2.xlsx#Sweep1). A .csv file"
+    " has no sheets: a .csv target ends in .csv"
+)

@@ -377,7 +377,8 @@ def test_log_model_of_a_directory_sums_sizes_and_hashes_its_content(
 
 
 def test_log_model_of_a_path_that_does_not_exist_yet(where: dict[str, Any]) -> None:
-    sheetlog.log_run(model_path="not/saved/yet.pt", **where)
+    with pytest.warns(sheetlog.SheetlogWarning, match="does not exist"):
+        sheetlog.log_run(model_path="not/saved/yet.pt", **where)
     frame = load(where)
     assert frame["model_path"].tolist() == [str(Path("not/saved/yet.pt").resolve())]
     assert "model_sha256" not in frame.columns

@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from ...errors import ConfigurationError
+
 SCHEME = "gsheet://"
 _KEY = re.compile(r"^[A-Za-z0-9_-]{10,}$")
 _URL = re.compile(r"^https?://docs\.google\.com/spreadsheets/(?:u/\d+/)?d/([A-Za-z0-9_-]+)")
@@ -37,7 +39,8 @@ def is_sheet_target(target: str) -> bool:
 
 
 def parse_address(target: str) -> SheetAddress:
-    """Parse a Google Sheets target; ValueError saying what a valid one looks like."""
+    """Parse a Google Sheets target; ConfigurationError (a ValueError) saying what a valid
+    one looks like."""
     url = _URL.match(target)
     if url:
         parts = urlsplit(target)
@@ -47,7 +50,7 @@ def parse_address(target: str) -> SheetAddress:
     rest, _, fragment = rest.partition("#")
     key, _, worksheet = rest.partition("/")
     if not _KEY.match(key):
-        raise ValueError(
+        raise ConfigurationError(
             f"{target!r} is not a Google Sheets target: use gsheet://<key>/<worksheet> with the"
             " key from the sheet's URL (https://docs.google.com/spreadsheets/d/<key>/edit),"
             " or paste that URL"
@@ -59,5 +62,5 @@ def parse_address(target: str) -> SheetAddress:
 
 def _gid(text: str, target: str) -> int:
     if not text.isdigit():
-        raise ValueError(f"{target!r}: gid must be a number, not {text!r}")
+        raise ConfigurationError(f"{target!r}: gid must be a number, not {text!r}")
     return int(text)

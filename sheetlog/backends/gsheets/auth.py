@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 from typing import Any
 
 import google.auth
 import gspread
+import requests
 from google.auth.credentials import AnonymousCredentials, Credentials
 from google.auth.exceptions import DefaultCredentialsError, GoogleAuthError
 from gspread.auth import DEFAULT_AUTHORIZED_USER_FILENAME, DEFAULT_SERVICE_ACCOUNT_FILENAME
@@ -29,7 +31,7 @@ from ...errors import TargetError
 
 SCOPES = ["https://www.googleapis.com/auth/spreadsheets"]
 ENDPOINT_VARIABLE = "SHEETLOG_GSHEETS_ENDPOINT"
-TIMEOUT_S = (10.0, 60.0)  # connect, read: gspread waits forever by default
+TIMEOUT_S = (5.0, 30.0)  # connect, read: gspread waits forever by default
 TIMEOUT_VARIABLE = "SHEETLOG_GSHEETS_TIMEOUT_S"  # overrides the read timeout (tests)
 _GOOGLE_HOSTS = ("https://sheets.googleapis.com", "https://www.googleapis.com")
 
@@ -50,7 +52,29 @@ def rewrite_url(url: str, base_url: str) -> str:
     return url
 
 
-class EndpointHTTPClient(gspread.HTTPClient):
+class BoundedHTTPClient(gspread.HTTPClient):
+    """gspread's HTTP client, each request's timeouts cut to what is left until ``deadline``
+    (a ``time.monotonic()`` value; None: no deadline). A token request made on the way takes
+    the same timeouts (google-auth's ``AuthorizedSession`` passes them on)."""
+
+    deadline: float | None = None
+
+    def request(self, method: str, endpoint: str, *args: Any, **kwargs: Any) -> Any:
+        if self.deadline is None or self.timeout is None:
+            return super().request(method, endpoint, *args, **kwargs)
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise requests.Timeout("the time allowed for this delivery ran out")
+        configured = self.timeout
+        connect, read = configured if isinstance(configured, tuple) else (configured,) * 2
+        self.timeout = (min(connect, left), min(read, left))
+        try:
+            return super().request(method, endpoint, *args, **kwargs)
+        finally:
+            self.timeout = configured
+
+
+class EndpointHTTPClient(BoundedHTTPClient):
     """gspread's HTTP client with every Google URL rewritten to ``base_url``.
 
     gspread copies its URL constants at import, so patching ``gspread.urls`` has no effect;
@@ -67,7 +91,8 @@ def http_client_class(
 ) -> type[gspread.HTTPClient]:
     """A ``gspread.HTTPClient`` subclass (of ``base``, e.g. ``gspread.BackOffHTTPClient``)
     bound to ``base_url``, for ``gspread.Client(auth, http_client=...)``."""
-    bases = (EndpointHTTPClient,) if base is gspread.HTTPClient else (EndpointHTTPClient, base)
+    plain = base in (gspread.HTTPClient, BoundedHTTPClient)
+    bases = (EndpointHTTPClient,) if plain else (EndpointHTTPClient, base)
     return type("EndpointHTTPClient", bases, {"base_url": base_url.rstrip("/")})
 
 
@@ -79,7 +104,7 @@ def make_client(key_file: str | os.PathLike[str] | None = None) -> tuple[gspread
         identity = _endpoint_identity(key_file, endpoint)
     else:
         credentials = find_credentials(key_file)
-        client = gspread.Client(credentials)
+        client = gspread.Client(credentials, http_client=BoundedHTTPClient)
         identity = getattr(credentials, "service_account_email", None) or "your Google account"
     client.http_client.set_timeout(_timeout())
     return client, identity
@@ -95,8 +120,13 @@ def _endpoint_identity(key_file: str | os.PathLike[str] | None, endpoint: str) -
 
 
 def _timeout() -> tuple[float, float]:
+    return (TIMEOUT_S[0], read_timeout_s())
+
+
+def read_timeout_s() -> float:
+    """How long one request waits for an answer."""
     read = os.environ.get(TIMEOUT_VARIABLE)
-    return (TIMEOUT_S[0], float(read)) if read else TIMEOUT_S
+    return float(read) if read else TIMEOUT_S[1]
 
 
 def find_credentials(key_file: str | os.PathLike[str] | None = None) -> Credentials:

@@ -13,11 +13,14 @@ import json
 import os
 import random
 import re
+import time
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import gspread
+import requests
+from google.auth.exceptions import RefreshError
 from gspread.exceptions import APIError
 from gspread.urls import SPREADSHEET_BATCH_UPDATE_URL
 
@@ -26,7 +29,7 @@ from ...schema import header_name, header_text, match_header, order_columns, res
 from ..base import Table, WriteResult
 from ..excel.cells import column_letter
 from .address import SheetAddress
-from .auth import make_client
+from .auth import BoundedHTTPClient, make_client, read_timeout_s
 from .cells import (
     DATETIME_PATTERN,
     MAX_CELLS,
@@ -36,7 +39,7 @@ from .cells import (
     parse_formatted_datetime,
     to_json,
 )
-from .retry import Backoff, with_retries
+from .retry import Backoff, root_cause, with_retries
 from .titles import WorksheetTitles
 
 DEFAULT_WORKSHEET = "Runs"
@@ -48,6 +51,9 @@ SHEET_FIELDS = (
     "data(rowData(values(formattedValue))))"
 )
 _REPAIR_ROUNDS = 5
+# The least time one operation may take in all, retries included, however short the budget and
+# timeouts are set: the limit is there to stop minute-long hangs, not a quick series of retries.
+MIN_DELIVERY_S = 10.0
 
 
 @dataclass
@@ -97,10 +103,10 @@ class GoogleSheetBackend:
         return f"GoogleSheetBackend({self.key!r})"
 
     @property
-    def http(self) -> gspread.HTTPClient:
+    def http(self) -> BoundedHTTPClient:
         if self._client is None:
             self._client, self._identity = make_client(self._credentials)
-        return self._client.http_client
+        return cast(BoundedHTTPClient, self._client.http_client)
 
     def lock(self) -> contextlib.AbstractContextManager[None]:
         """Nothing to hold: writers on other machines cannot be locked out (see ``_repair``)."""
@@ -214,10 +220,26 @@ class GoogleSheetBackend:
         self._call(attempt)
 
     def _call(self, operation: Any) -> Any:
+        """Run ``operation`` with retries. No attempt starts, and no request waits for a
+        connection or for an answer to begin, past the retry budget plus one read timeout, or
+        ``MIN_DELIVERY_S`` if longer (a server trickling an answer byte by byte is not cut off:
+        requests' read timeout is per read)."""
+        http = self.http
+        outer = http.deadline
+        limit = max(MIN_DELIVERY_S, self.backoff.budget_s + read_timeout_s())
+        mine = time.monotonic() + limit
+        http.deadline = mine if outer is None else min(outer, mine)
         try:
-            return with_retries(operation, self.backoff, self._describe)
+            return with_retries(operation, self.backoff, self._describe, limit_s=limit)
         except APIError as error:
             raise TargetError(self._explain(error)) from error
+        except RefreshError as error:
+            raise TargetError(
+                f"Google refused to give {self._identity} an access token ({error}); renew or"
+                " replace the credentials file"
+            ) from error
+        finally:
+            http.deadline = outer
 
     def _write_once(self, records: Sequence[dict[str, Any]], suspects: set[str]) -> WriteResult:
         # The worksheet as this process's last write left it (its answer carries the header)
@@ -611,7 +633,10 @@ class GoogleSheetBackend:
     def _describe(self, error: BaseException) -> str:
         if isinstance(error, APIError):
             return f"HTTP {error.response.status_code}: {_message(error)}"
-        return f"{type(error).__name__}: {error}"
+        if isinstance(error, requests.ReadTimeout):
+            return f"ReadTimeout: no answer within {read_timeout_s():g} s"
+        cause = root_cause(error)  # the reason, without the request's whole URL
+        return f"{type(cause).__name__}: {cause}"
 
     def _explain(self, error: APIError) -> str:
         status, message = error.response.status_code, _message(error)
