@@ -41,3 +41,7 @@ class RowRejected(SheetlogError):
 
 class SheetlogWarning(UserWarning):
     """A run was kept but not (yet) written where it should go, or a value was converted."""
+
+
+class RunNotFound(SheetlogError, LookupError):
+    """No run answers to the run_id, run_id prefix or name given (or a prefix fits several)."""

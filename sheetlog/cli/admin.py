@@ -14,20 +14,15 @@ from ..errors import SheetlogWarning
 from ..initialize import init_target
 from ..journal import journal_dir
 from ..run import open_journal
-from .common import fails_cleanly, journal_option, target_option
+from .common import fails_cleanly, format_option, journal_option, takes_target, target_option
 
-format_option = click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["table", "json"]),
-    default="table",
-    show_default=True,
-    help="json: stable keys for scripts (see the README).",
+table_or_json = format_option(
+    "table", "json", help="json: stable keys for scripts (see the README)."
 )
 
 
 @click.command()
-@click.argument("target", required=False)
+@takes_target(positional=True)
 @click.option(
     "--template",
     type=click.Path(exists=True, dir_okay=False),
@@ -50,11 +45,14 @@ def init(target: str | None, template: str | None) -> None:
 
 
 @click.command()
+@target_option
 @journal_option
-@format_option
+@table_or_json
 @fails_cleanly
-def status(journal_dir: str | None, output_format: str) -> None:
+def status(target: str | None, journal_dir: str | None, output_format: str) -> None:
     """Runs not written to their target yet, and why; exit code 1 when there are some.
+
+    With -t, only the runs pending for TARGET.
 
     \b
     Example:
@@ -69,6 +67,8 @@ def status(journal_dir: str | None, output_format: str) -> None:
         journal = open_journal(path.parent)
         runs = journal.run_count()
         summary = journal.pending_summary()
+        if target is not None:
+            summary = [item for item in summary if item.target == _target_key(target)]
     if output_format == "json":
         pending = [
             {"target": item.target, "count": item.count, "last_error": item.last_error}
@@ -128,9 +128,9 @@ def flush(target: str | None, journal_dir: str | None) -> None:
 
 
 @click.command()
-@click.argument("target", required=False)
+@takes_target(positional=True)
 @journal_option
-@format_option
+@table_or_json
 @fails_cleanly
 def doctor(target: str | None, journal_dir: str | None, output_format: str) -> None:
     """Check that runs can reach TARGET (default: the target in force) and the journal is sound.
@@ -152,6 +152,13 @@ def doctor(target: str | None, journal_dir: str | None, output_format: str) -> N
             click.echo(f"{c.status:<4}  {c.check:<{width}}  {c.detail}")
     if any(c.status == FAIL for c in checks):
         raise click.exceptions.Exit(1)
+
+
+def _target_key(target: str) -> str:
+    """How the journal names ``target`` (an absolute path, or gsheet://key/worksheet)."""
+    from ..targets import open_target, resolve_target
+
+    return open_target(resolve_target(target)).key
 
 
 def _journal_path(directory: str | None) -> Path:

@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from ..sync import Changes, SyncPlan, apply_sync, plan_sync, read_side
-from .common import fails_cleanly
+from .common import FormatChoice, fails_cleanly
 
 _SHOWN_CONFLICTS = 20
 
@@ -27,8 +27,8 @@ _SHOWN_CONFLICTS = 20
 @click.option(
     "--format",
     "output",
-    type=click.Choice(["text", "json"]),
-    default="text",
+    type=FormatChoice(["table", "json"], {"text": "table"}),
+    default="table",
     show_default=True,
     help="json: {src, dst, dry_run, to_dst, to_src, conflicts}, each of to_dst/to_src"
     " {appended, filled_cells, filled_runs, new_columns}; conflicts [{run_id, column, src, dst}].",

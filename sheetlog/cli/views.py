@@ -19,20 +19,23 @@ from typing import TYPE_CHECKING
 import click
 
 from ..targets import open_target
-from .common import fails_cleanly, target_in_force, target_option, terminal_width
+from .common import (
+    MinOrMax,
+    check_target_exists,
+    fails_cleanly,
+    format_option,
+    takes_target,
+    target_in_force,
+    terminal_width,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from ..reading import Column
 
-text_or_json = click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="json: one object with documented keys, for scripts.",
+text_or_json = format_option(
+    "table", "json", help="json: one object with documented keys, for scripts."
 )
 
 
@@ -44,9 +47,13 @@ def import_pandas_meanwhile() -> None:
 
 
 def load_runs(target: str) -> pd.DataFrame:
+    """The runs of ``target``; exit 1 when its file or sheet does not exist."""
     from ..api import load  # with the journal and delivery code that ls does not need
 
-    return load(target)
+    frame = load(target)
+    if frame.empty:
+        check_target_exists(target)
+    return frame
 
 
 def skip_collection_at_exit() -> None:
@@ -57,7 +64,7 @@ def skip_collection_at_exit() -> None:
 
 
 @click.command("ls")
-@click.argument("target", required=False)
+@takes_target(positional=True)
 @click.option("--sort", "sort_column", metavar="COLUMN", help="Sort by this column.")
 @click.option("--desc", is_flag=True, help="Sort descending (without --sort: newest first).")
 @click.option(
@@ -132,6 +139,7 @@ def ls(
     target = target_in_force(target)
     table = open_target(target).read()
     if not table.rows:
+        check_target_exists(target)
         click.echo(f"no runs in {target}", err=True)
         if output_format == "json":
             click.echo("[]")
@@ -198,7 +206,7 @@ def print_table(columns: dict[str, Column], chosen: list[str] | None) -> None:
 
 @click.command("show")
 @click.argument("run")
-@target_option
+@takes_target()
 @text_or_json
 @fails_cleanly
 def show(run: str, target: str | None, output_format: str) -> None:
@@ -219,24 +227,35 @@ def show(run: str, target: str | None, output_format: str) -> None:
     import_pandas_meanwhile()
     target = target_in_force(target)
     frame = load_runs(target)
-    from .run_layout import grouped_lines, recipe
+    from .run_layout import (
+        grouped_lines,
+        recipe,
+        same_process_runs,
+        show_value,
+        whole_number_columns,
+    )
     from .run_lookup import find_run
     from .run_output import dump_json, is_missing, json_value
 
     row = find_run(frame, run, target)
-    steps = recipe(row)
+    whole = whole_number_columns(frame)
+    steps = recipe(row, same_process_runs(frame, row), whole)
     if output_format == "json":
-        values = {name: json_value(value) for name, value in row.items() if not is_missing(value)}
+        values = {
+            name: json_value(show_value(name, value, whole))
+            for name, value in row.items()
+            if not is_missing(value)
+        }
         click.echo(dump_json({"target": target, "run": values, "reproduce": steps}))
         return
-    lines = grouped_lines(row)
+    lines = grouped_lines(row, whole)
     if steps:
         lines += ["Reproduce", *(f"  {line}" for line in steps)]
     click.echo("\n".join(lines))
 
 
-@click.command("best")
-@click.argument("target", required=False)
+@click.command("best", cls=MinOrMax)
+@takes_target(positional=True)
 @click.option(
     "--metric", "-m", required=True, help="The metric to rank by (accuracy or full name)."
 )
@@ -296,7 +315,7 @@ def best(target: str | None, metric: str, direction: str | None, output_format: 
 @click.command("diff")
 @click.argument("run_a")
 @click.argument("run_b")
-@target_option
+@takes_target()
 @click.option("--all", "show_all", is_flag=True, help="Show the identical columns too.")
 @text_or_json
 @fails_cleanly
@@ -350,7 +369,7 @@ def diff(run_a: str, run_b: str, target: str | None, show_all: bool, output_form
 
 
 @click.command("export")
-@click.argument("target", required=False)
+@takes_target(positional=True)
 @click.option(
     "-o",
     "--output",
