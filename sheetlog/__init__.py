@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import (
     RowRejected,
+    RunNotFound,
     SheetlogError,
     SheetlogWarning,
     TargetError,
@@ -61,6 +62,7 @@ __all__ = [
     "DeliveryReport",
     "RowRejected",
     "Run",
+    "RunNotFound",
     "SheetlogError",
     "SheetlogWarning",
     "TargetError",

@@ -111,14 +111,14 @@ def load_history(
         RunRef(found, name if isinstance(name, str) else None, created, position)
         for position, (found, name, created) in enumerate(journal.runs_answering(run_id))
     ]
-    # A run still in progress has history before it has a record: its run_id is used as given.
     try:
         pick = pick_run(run_id, refs, f"the journal {journal.directory}")
         run_id = pick.run.run_id
         if pick.note:
             warn(f"sheetlog: {pick.note}")
     except RunNotFound:
-        if refs:  # the start of several run_ids
+        # A run still in progress has history before it has a record: its run_id as given.
+        if refs or not journal.metric_steps(run_id):
             raise
     steps = journal.metric_steps(run_id, key)
     frame = pd.DataFrame(steps, columns=["key", "step", "value", "time"])

@@ -33,12 +33,15 @@ def condition_mask(condition: Condition, frame: pd.DataFrame) -> pd.Series:
     """Which rows satisfy the condition (a missing value satisfies only ``!=``)."""
     series = frame[condition.column]
     if condition.op == "~":
+        # Python's re, not pandas' str.contains: with pyarrow strings that is RE2, which has
+        # other syntax and raises its own error (a usage error must exit 2, with the cause).
         try:
-            found = _as_text(series).str.contains(condition.value, case=False, regex=True)
+            pattern = re.compile(condition.value, re.IGNORECASE)
         except re.error as error:
             raise click.BadParameter(
                 f"{condition.value!r} is not a regular expression ({error})", param_hint="--where"
             ) from None
+        found = _as_text(series).map(lambda text: bool(pattern.search(text)), na_action="ignore")
         return found.fillna(False).astype(bool) & series.notna()
     left, right = _operands(condition, series)
     result = _compare(left, condition.op, right)

@@ -11,6 +11,7 @@ from ..sync import Changes, SyncPlan, apply_sync, plan_sync, read_side
 from .common import FormatChoice, fails_cleanly
 
 _SHOWN_CONFLICTS = 20
+_SHOWN_CHARACTERS = 60
 
 
 @click.command()
@@ -118,9 +119,21 @@ def _print_text(plan: SyncPlan, dry_run: bool, two_way: bool) -> None:
             " (use --prefer src or --prefer dst to settle them):"
         )
         for c in plan.conflicts[:_SHOWN_CONFLICTS]:
-            click.echo(f"  {c.run_id}  {c.column}: src={c.src!r}  dst={c.dst!r}")
+            click.echo(
+                f"  {c.run_id}  {c.column}: src={_shortened(c.src)}  dst={_shortened(c.dst)}"
+            )
         if len(plan.conflicts) > _SHOWN_CONFLICTS:
             click.echo(f"  ... and {len(plan.conflicts) - _SHOWN_CONFLICTS} more (--format json)")
+
+
+def _shortened(value: Any, most: int = _SHOWN_CHARACTERS) -> str:
+    """A conflicting value as listed: its repr, cut in the middle when long (a 32,000-character
+    text would fill the terminal); --format json gives it whole."""
+    text = repr(value)
+    if len(text) <= most:
+        return text
+    half = (most - 1) // 2
+    return f"{text[:half]}…{text[-half:]} ({len(str(value)):,} characters)"
 
 
 COMMANDS = [sync]

@@ -89,13 +89,11 @@ def skip_collection_at_exit() -> None:
     help="Only the N most recent runs (by start time); 0 for all. Default on a terminal: a"
     " screenful; otherwise all.",
 )
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["table", "csv", "json"]),
-    default="table",
-    show_default=True,
-    help="csv and json print every selected run and column, whatever the terminal's size.",
+@format_option(
+    "table",
+    "json",
+    "csv",
+    help="json and csv print every selected run and column, whatever the terminal's size.",
 )
 @fails_cleanly
 def ls(
