@@ -118,27 +118,29 @@ def check_target_exists(target: str) -> None:
     has_sheet = getattr(backend, "has_sheet", None)
     if has_sheet is not None and not has_sheet():
         sheet = getattr(backend, "sheet", None) or "Runs"
+        names = _sheet_names(path)
+        listing = f"its sheets: {', '.join(names)}" if names else "it has no worksheet"
+        hint = f"; name one after '#', e.g. {path.name}#{names[0]}" if names else ""
         raise click.ClickException(
-            f"{target}: {path.name} has no sheet {sheet!r} ({_sheet_names(path)}; write"
-            " workbook.xlsx#SheetName)"
+            f"{target}: {path.name} has no sheet {sheet!r} ({listing}{hint})"
         )
     inspect = getattr(backend, "inspect", None)
     if inspect is not None:
-        _, worksheet = inspect()
+        title, worksheet = inspect()
         if worksheet is None:
+            wanted = getattr(getattr(backend, "address", None), "worksheet", None)
             raise click.ClickException(
-                f"{target}: the spreadsheet has no such worksheet (check its name: worksheet"
-                " names are case-sensitive)"
+                f"{target}: the spreadsheet {title!r} has no worksheet {wanted!r} (check the"
+                f" name after the key; `sheetlog init -t {target}` adds it)"
             )
 
 
-def _sheet_names(path: Any) -> str:
+def _sheet_names(path: Any) -> list[str]:
     from ..backends.excel.package import Package
     from ..backends.excel.workbook import WorkbookIndex
 
     with Package(path) as package:
-        names = [entry.name for entry in WorkbookIndex(package).sheets()]
-    return "its sheets: " + ", ".join(names) if names else "it has no sheets"
+        return [entry.name for entry in WorkbookIndex(package).sheets() if entry.is_worksheet]
 
 
 def fails_cleanly(command: F) -> F:

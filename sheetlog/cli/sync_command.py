@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from ..sync import Changes, SyncPlan, apply_sync, plan_sync, read_side
-from .common import FormatChoice, fails_cleanly
+from .common import FormatChoice, check_target_exists, fails_cleanly
 
 _SHOWN_CONFLICTS = 20
 _SHOWN_CHARACTERS = 60
@@ -51,6 +51,9 @@ def sync(src: str, dst: str, two_way: bool, prefer: str | None, dry_run: bool, o
       sheetlog sync gsheet://<key>/Runs team.csv          # a CSV copy of the team sheet
     """
     sides = read_side(src, must_exist=True), read_side(dst, must_exist=two_way)
+    for side, must_exist in zip(sides, (True, two_way), strict=True):
+        if must_exist and not side.header:  # a sheet not there is a typo, not an empty table
+            check_target_exists(side.target)
     plan = plan_sync(*sides, two_way=two_way, prefer=prefer)  # type: ignore[arg-type]
     if not dry_run and not plan.empty:
         total = len(plan.to_dst.append) + len(plan.to_src.append)
