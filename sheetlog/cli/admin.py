@@ -37,7 +37,7 @@ def init(target: str | None, template: str | None) -> None:
 
     \b
     Example:
-      sheetlog init results/runs.xlsx#Sweep1
+      sheetlog init -t results/runs.xlsx#Sweep1
       sheetlog init --template team-layout.xlsx
     """
     result = init_target(target, template)
@@ -140,7 +140,7 @@ def doctor(target: str | None, journal_dir: str | None, output_format: str) -> N
     \b
     Example:
       sheetlog doctor
-      sheetlog doctor gsheet://1AbC.../Runs --format json   # [{"check", "status", "detail"}]
+      sheetlog doctor -t gsheet://1AbC.../Runs --format json   # [{"check", "status", "detail"}]
     """
     checks = diagnose(target, journal_dir)
     if output_format == "json":

@@ -73,9 +73,10 @@ class LazyGroup(click.Group):
 def main() -> None:
     """Keep your machine-learning experiment log as a spreadsheet: one row per run.
 
-    TARGET is a workbook path (runs.xlsx, results/runs.xlsx#Sweep1), a CSV file (runs.csv), or a
-    Google Sheet (gsheet://<key>/<worksheet>, or the sheet's URL). Without one, SHEETLOG_TARGET,
-    then target under [tool.sheetlog] in pyproject.toml or sheetlog.toml, then runs.xlsx.
+    Every command that reads or writes runs takes -t/--target TARGET (sync takes SRC DST): a
+    workbook path (runs.xlsx, results/runs.xlsx#Sweep1), a CSV file (runs.csv), or a Google Sheet
+    (gsheet://<key>/<worksheet>, or the sheet's URL). Without one, SHEETLOG_TARGET, then target
+    under [tool.sheetlog] in pyproject.toml or sheetlog.toml, then runs.xlsx.
     """
 
 

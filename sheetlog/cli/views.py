@@ -126,7 +126,7 @@ def ls(
     \b
     Example:
       sheetlog ls
-      sheetlog ls runs.xlsx --where "lr<0.05" --where status=FINISHED --sort accuracy --desc
+      sheetlog ls -t runs.xlsx --where "lr<0.05" --where status=FINISHED --sort accuracy --desc
       sheetlog ls -c name,lr,accuracy --limit 20
       sheetlog ls --where "name~^sweep" --format json > runs.json
     """
@@ -210,9 +210,14 @@ def print_table(columns: dict[str, Column], chosen: list[str] | None) -> None:
 def show(run: str, target: str | None, output_format: str) -> None:
     """Every column of one run, grouped, and how to reproduce it.
 
-    RUN is a run_id, a unique run_id prefix of 4 or more characters, or a unique run name. The
-    recipe checks out the run's git commit, applies the saved patch of its uncommitted changes
-    (when there was one and the file is on this machine), and repeats its command.
+    RUN is a run_id, a unique run_id prefix of 4 or more characters, or a run name (a name
+    several runs share means the newest; stderr lists the others). Whole numbers show as
+    integers, metrics to 6 significant digits (--format json keeps every digit).
+
+    The recipe goes to the run's working directory, checks out its git commit, applies the saved
+    patch of its uncommitted changes (when there was one and the file is on this machine), and
+    repeats its command. When that command logged other runs too (a sweep script), it says so
+    and gives this run's params.
 
     --format json prints {"target", "run": {column: value} (columns with a value), "reproduce":
     [shell lines]}.
@@ -275,7 +280,7 @@ def best(target: str | None, metric: str, direction: str | None, output_format: 
     \b
     Example:
       sheetlog best --metric accuracy
-      sheetlog best runs.xlsx -m val_loss --format json
+      sheetlog best -t runs.xlsx -m val_loss --format json
     """
     import_pandas_meanwhile()
     target = target_in_force(target)
@@ -322,7 +327,8 @@ def diff(run_a: str, run_b: str, target: str | None, show_all: bool, output_form
 
     Parameters first, then metrics, then tags, model and context, then the run's own columns
     (name, status, times).
-    RUN_A and RUN_B are run_ids, unique prefixes of 4 or more characters, or unique names.
+    RUN_A and RUN_B are run_ids, unique prefixes of 4 or more characters, or names (the newest
+    run of a name).
     Columns that are the same in both (or empty in both) are left out and counted.
 
     --format json prints {"target", "a": {"run_id", "name"}, "b": {...}, "columns": [{"column",
@@ -387,7 +393,7 @@ def export(target: str | None, output: str, force: bool) -> None:
     \b
     Example:
       sheetlog export -o runs.csv
-      sheetlog export gsheet://1AbC.../Runs -o runs.parquet --force
+      sheetlog export -t gsheet://1AbC.../Runs -o runs.parquet --force
     """
     import_pandas_meanwhile()
     target = target_in_force(target)
