@@ -139,3 +139,14 @@ def test_show_gives_the_working_directory_and_an_honest_recipe_for_a_sweep(insid
     failed = json.loads(invoke("show", _the_wrapped_run()["run_id"], "--format", "json").stdout)
     assert not [step for step in failed["reproduce"] if step.startswith("#")]
     assert failed["reproduce"][0] == f"cd {inside}"
+
+
+def test_a_whole_number_in_a_column_of_fractions_shows_as_an_integer(tmp_path: Path) -> None:
+    """A workbook keeps numbers as floats: C=10 next to C=0.1 reads back as 10.0."""
+    target = str(tmp_path / "runs.xlsx")
+    sheetlog.log_run({"C": 0.1}, {"acc": 0.5}, name="small", target=target, journal_dir=tmp_path)
+    sheetlog.log_run({"C": 10}, {"acc": 1.0}, name="big", target=target, journal_dir=tmp_path)
+    assert sheetlog.load(target)["params.C"].tolist() == [0.1, 10.0]
+    lines = invoke("show", "big", "-t", target).stdout.splitlines()
+    assert "  C  10" in lines and "  acc  1" in lines
+    assert "  C  0.1" in invoke("show", "small", "-t", target).stdout.splitlines()

@@ -40,10 +40,15 @@ def show_value(name: str, value: Any, whole: set[str] | frozenset[str] = frozens
 
 
 def show_text(name: str, value: Any, whole: set[str] | frozenset[str] = frozenset()) -> str:
-    """``show``'s text for one value: whole numbers as integers, metrics to 6 significant
-    digits (``--format json`` keeps every digit), everything else in full."""
+    """``show``'s text for one value: whole numbers as integers (a workbook keeps every number
+    as a float: ``C`` logged as 10 reads back 10.0), metrics to 6 significant digits
+    (``--format json`` keeps every digit), everything else in full."""
     value = show_value(name, value, whole)
-    if isinstance(value, float) and math.isfinite(value) and name.startswith("metrics."):
+    if not isinstance(value, float) or not math.isfinite(value):
+        return value_text(value)
+    if value.is_integer() and abs(value) < 2**53:
+        return str(int(value))
+    if name.startswith("metrics."):
         text = f"{value:.6g}"
         return f"{value:.1f}" if "e+" in text else text
     return value_text(value)

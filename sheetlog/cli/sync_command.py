@@ -51,9 +51,8 @@ def sync(src: str, dst: str, two_way: bool, prefer: str | None, dry_run: bool, o
       sheetlog sync gsheet://<key>/Runs team.csv          # a CSV copy of the team sheet
     """
     sides = read_side(src, must_exist=True), read_side(dst, must_exist=two_way)
-    for side, must_exist in zip(sides, (True, two_way), strict=True):
-        if must_exist and not side.header:  # a sheet not there is a typo, not an empty table
-            check_target_exists(side.target)
+    if not sides[0].header:  # a source sheet that is not there is a typo, not an empty table
+        check_target_exists(src)
     plan = plan_sync(*sides, two_way=two_way, prefer=prefer)  # type: ignore[arg-type]
     if not dry_run and not plan.empty:
         total = len(plan.to_dst.append) + len(plan.to_src.append)
