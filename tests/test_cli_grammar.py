@@ -13,6 +13,7 @@ import pytest
 from cli_support import fake_records, write_records
 from click.testing import CliRunner, Result
 
+import sheetlog
 from sheetlog.cli import main
 
 WORKFLOW = ["log", "run", "ls", "show", "best", "diff", "export", "sync", "status", "flush",
@@ -129,3 +130,16 @@ def test_help_lists_commands_in_workflow_order_with_whole_descriptions() -> None
     descriptions = dict(entries)
     assert "exit code 1 when there are some." in descriptions["status"]
     assert "and the journal is sound." in descriptions["doctor"]
+
+
+def test_status_with_a_target_lists_only_its_pending_runs(workdir: Path) -> None:
+    for name in ("a.xlsx", "b.xlsx"):
+        write_records(name, fake_records(1))
+        Path(f"~${name}").write_text("open in Excel")  # the workbook is open: runs wait
+        with pytest.warns(sheetlog.SheetlogWarning, match="kept in the journal"):
+            sheetlog.log_run({"lr": 0.1}, target=name, capture=False)
+    both = json.loads(invoke("status", "--format", "json").stdout)
+    assert sorted(Path(p["target"]).name for p in both["pending"]) == ["a.xlsx", "b.xlsx"]
+    result = invoke("status", "-t", "b.xlsx", "--format", "json")
+    assert result.exit_code == 1  # b still owes a run
+    assert [Path(p["target"]).name for p in json.loads(result.stdout)["pending"]] == ["b.xlsx"]
