@@ -18,6 +18,7 @@ import warnings
 from pathlib import Path
 
 import pytest
+from cli_support import write_records
 from click.testing import CliRunner, Result
 
 import sheetlog
@@ -150,3 +151,20 @@ def test_a_whole_number_in_a_column_of_fractions_shows_as_an_integer(tmp_path: P
     lines = invoke("show", "big", "-t", target).stdout.splitlines()
     assert "  C  10" in lines and "  acc  1" in lines
     assert "  C  0.1" in invoke("show", "small", "-t", target).stdout.splitlines()
+
+
+def test_the_recipe_quotes_paths_with_spaces(tmp_path: Path) -> None:
+    folder = tmp_path / "my project"
+    folder.mkdir()
+    patch = folder / "changes 1.patch"
+    patch.write_text("diff --git a/x b/x\n")
+    target = str(tmp_path / "runs.xlsx")
+    record = {"run_id": "a" * 32, "name": "spaced", "git.commit": "c" * 40, "git.patch": str(patch)}
+    write_records(target, [{**record, "command": "python train.py", "cwd": str(folder)}])
+    steps = json.loads(invoke("show", "spaced", "-t", target, "--format", "json").stdout)
+    assert steps["reproduce"] == [
+        f"cd '{folder}'",
+        f"git checkout {'c' * 40}",
+        f"git apply '{patch}'",
+        "python train.py",
+    ]

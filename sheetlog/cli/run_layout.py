@@ -109,7 +109,7 @@ def recipe(
     if not is_missing(commit):
         lines.append(f"git checkout {commit}")
         if not is_missing(patch) and os.path.isfile(patch):
-            lines.append(f"git apply {patch}")
+            lines.append(f"git apply {shlex.quote(str(patch))}")
         elif not is_missing(patch):
             lines.append(f"# the uncommitted changes were saved as {patch}, not on this machine")
         elif row.get("git.dirty") is True:
