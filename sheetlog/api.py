@@ -109,13 +109,32 @@ def load_history(
     run_id: str, key: str | None = None, *, journal_dir: str | os.PathLike[str] | None = None
 ) -> pandas.DataFrame:
     """Every metric value a run logged (columns ``key``, ``step``, ``value``, ``time`` in UTC),
-    from the journal of the machine that ran it."""
+    from the journal of the machine that ran it.
+
+    ``run_id`` may name the run as the command line does: a run_id, a unique run_id prefix of 4
+    or more characters, or a name (the newest run of that name; a warning names the others)."""
     import pandas as pd
 
+    from .errors import RunNotFound, warn
     from .history import writer
+    from .run_names import RunRef, pick_run
 
     writer.wait()  # blocks of runs of this process still on their way to the journal
-    steps = open_journal(journal_dir).metric_steps(run_id, key)
+    journal = open_journal(journal_dir)
+    refs = [
+        RunRef(found, name if isinstance(name, str) else None, created, position)
+        for position, (found, name, created) in enumerate(journal.runs_answering(run_id))
+    ]
+    try:
+        pick = pick_run(run_id, refs, f"the journal {journal.directory}")
+        run_id = pick.run.run_id
+        if pick.note:
+            warn(f"sheetlog: {pick.note}")
+    except RunNotFound:
+        # A run still in progress has history before it has a record: its run_id as given.
+        if refs or not journal.metric_steps(run_id):
+            raise
+    steps = journal.metric_steps(run_id, key)
     frame = pd.DataFrame(steps, columns=["key", "step", "value", "time"])
     frame["step"] = frame["step"].astype("Int64")
     frame["time"] = pd.to_datetime(frame["time"], unit="s", utc=True)

@@ -1,9 +1,11 @@
 """Capture the context of a training run: git state, command line, host and system.
 
 ``capture_context`` returns flat ``column name -> plain value`` pairs (``git.commit``, ``command``,
-``host``, ``sys.numpy``, ...) for the run's row. It never raises for environmental reasons: what
-cannot be found is left out (git) or ``None`` (user), and a patch that cannot be saved is
-reported with a ``UserWarning``.
+``cwd``, ``pid``, ``host``, ``sys.numpy``, ...) for the run's row. ``pid`` tells the runs of one
+process apart: runs that share command, host and pid were logged by one script (a sweep), which
+``sheetlog show`` says when it gives the command to repeat one of them. It never raises for
+environmental reasons: what cannot be found is left out (git) or ``None`` (user, cwd), and a
+patch that cannot be saved is reported with a ``UserWarning``.
 """
 
 from __future__ import annotations
@@ -72,7 +74,7 @@ class CaptureOptions:
     """Which parts of the context to capture."""
 
     git: bool = True  # commit, branch, dirty flag, uncommitted diff saved as patch
-    command: bool = True  # command line
+    command: bool = True  # command line, working directory (cwd), process id (pid)
     host: bool = True  # host name and user
     system: bool = True  # python version, platform, versions of ML packages already imported
 
@@ -109,6 +111,8 @@ def capture_context(
         columns.update(_git_columns(cwd, run_id, Path(patch_dir)))
     if options.command:
         columns["command"] = _command()
+        columns["cwd"] = _working_directory()
+        columns["pid"] = os.getpid()
     if options.host:
         columns.update(_host_columns())
     if options.system:
@@ -212,6 +216,15 @@ def _command() -> str:
         return shlex.join([interpreter, *sys.orig_argv[1:]])
     args = sys.argv if sys.argv and sys.argv[0] else sys.argv[1:]  # embedded interpreter
     return shlex.join([interpreter, *args])
+
+
+def _working_directory() -> str | None:
+    """Where the command ran (relative paths in it and in the script start there); None when
+    that directory was deleted."""
+    try:
+        return os.getcwd()
+    except OSError:
+        return None
 
 
 def _host_columns() -> dict[str, object]:

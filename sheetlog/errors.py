@@ -55,3 +55,7 @@ class ConfigurationError(SheetlogError, ValueError):
 
 class RunEndedError(SheetlogError, RuntimeError):
     """A logging call on a run that has already ended: the value would be lost."""
+
+
+class RunNotFound(SheetlogError, LookupError):
+    """No run answers to the run_id, run_id prefix or name given (or a prefix fits several)."""

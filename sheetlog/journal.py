@@ -426,6 +426,18 @@ class Journal:
             ).fetchone()
         return decode_record(row[0]) if row else None
 
+    def runs_answering(self, key: str) -> list[tuple[str, str | None, float]]:
+        """``(run_id, name, created)`` of the runs whose run_id is ``key`` or starts with it,
+        or whose name is ``key`` (for ``sheetlog.run_names.pick_run``)."""
+        pattern = key.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        with self._lock:
+            return self._conn.execute(
+                "SELECT run_id, name, created FROM (SELECT run_id, created, CASE WHEN"
+                " json_valid(record) THEN json_extract(record, '$.name') END AS name FROM runs)"
+                " WHERE run_id LIKE ? ESCAPE '\\' OR name = ? ORDER BY created",
+                (pattern, key),
+            ).fetchall()
+
     def add_metric_block(self, run_id: str, data: bytes) -> None:
         """Append one encoded block of a run's metric history (see ``sheetlog.history``)."""
         with self._transaction() as conn:

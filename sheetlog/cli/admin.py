@@ -17,20 +17,15 @@ from ..errors import SheetlogWarning
 from ..initialize import init_target
 from ..journal import RunInProgress, journal_dir
 from ..run import open_journal
-from .common import fails_cleanly, journal_option, target_option
+from .common import fails_cleanly, format_option, journal_option, takes_target, target_option
 
-format_option = click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["table", "json"]),
-    default="table",
-    show_default=True,
-    help="json: stable keys for scripts (see the README).",
+table_or_json = format_option(
+    "table", "json", help="json: stable keys for scripts (see the README)."
 )
 
 
 @click.command()
-@click.argument("target", required=False)
+@takes_target(positional=True)
 @click.option(
     "--template",
     type=click.Path(exists=True, dir_okay=False),
@@ -45,7 +40,7 @@ def init(target: str | None, template: str | None) -> None:
 
     \b
     Example:
-      sheetlog init results/runs.xlsx#Sweep1
+      sheetlog init -t results/runs.xlsx#Sweep1
       sheetlog init --template team-layout.xlsx
     """
     result = init_target(target, template)
@@ -53,12 +48,15 @@ def init(target: str | None, template: str | None) -> None:
 
 
 @click.command()
+@target_option
 @journal_option
-@format_option
+@table_or_json
 @fails_cleanly
-def status(journal_dir: str | None, output_format: str) -> None:
+def status(target: str | None, journal_dir: str | None, output_format: str) -> None:
     """Runs not written to their target yet, and why, and runs in progress; exit code 1 when
     some are not written (pending, or set aside because their record cannot be read).
+
+    With -t, only the runs of TARGET.
 
     \b
     Example:
@@ -79,6 +77,11 @@ def status(journal_dir: str | None, output_format: str) -> None:
         summary = journal.pending_summary()
         aside = [entry for entry in journal.entries() if entry.state == "set aside"]
         running = journal.in_progress()
+        if target is not None:
+            key = _target_key(target)
+            summary = [item for item in summary if item.target == key]
+            aside = [entry for entry in aside if entry.target in (key, None)]
+            running = [run for run in running if run.target == key]
     if output_format == "json":
         pending = [
             {"target": item.target, "count": item.count, "last_error": item.last_error}
@@ -154,9 +157,9 @@ def flush(target: str | None, journal_dir: str | None) -> None:
 
 
 @click.command()
-@click.argument("target", required=False)
+@takes_target(positional=True)
 @journal_option
-@format_option
+@table_or_json
 @fails_cleanly
 def doctor(target: str | None, journal_dir: str | None, output_format: str) -> None:
     """Check that runs can reach TARGET (default: the target in force) and the journal is sound.
@@ -166,7 +169,7 @@ def doctor(target: str | None, journal_dir: str | None, output_format: str) -> N
     \b
     Example:
       sheetlog doctor
-      sheetlog doctor gsheet://1AbC.../Runs --format json   # [{"check", "status", "detail"}]
+      sheetlog doctor -t gsheet://1AbC.../Runs --format json   # [{"check", "status", "detail"}]
     """
     checks = diagnose(target, journal_dir)
     if output_format == "json":
@@ -193,7 +196,7 @@ def doctor(target: str | None, journal_dir: str | None, output_format: str) -> N
 @click.option(
     "--export", "export_run_id", metavar="RUN", help="Print RUN's record as stored (JSON)."
 )
-@format_option
+@table_or_json
 @fails_cleanly
 def pending(
     target: str | None,
@@ -285,6 +288,13 @@ def _describe(run: RunInProgress) -> str:
 
 def _utc(moment: float) -> str:
     return dt.datetime.fromtimestamp(moment, dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def _target_key(target: str) -> str:
+    """How the journal names ``target`` (an absolute path, or gsheet://key/worksheet)."""
+    from ..targets import open_target, resolve_target
+
+    return open_target(resolve_target(target)).key
 
 
 def _journal_path(directory: str | None) -> Path:

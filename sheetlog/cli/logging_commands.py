@@ -18,7 +18,7 @@ from ..api import log_run, start_run
 from ..run import Run
 from ..values import CellValue, nonfinite_text
 from .arguments import assignments, command_params, output_metrics
-from .common import fails_cleanly, journal_option, target_option
+from .common import FormatChoice, fails_cleanly, journal_option, target_option
 from .wrap import Outcome, run_command
 
 _STATUSES = ["FINISHED", "FAILED", "KILLED"]
@@ -71,10 +71,10 @@ def _key_value_option(*names: str, callback: Any = _key_values, help: str) -> An
 @click.option(
     "--format",
     "output",
-    type=click.Choice(["text", "json"]),
-    default="text",
+    type=FormatChoice(["id", "json"], {"text": "id", "table": "id"}),
+    default="id",
     show_default=True,
-    help="text: the run_id; json: the row as written, {column: value}, times in ISO 8601 UTC,"
+    help="id: the run_id; json: the row as written, {column: value}, times in ISO 8601 UTC,"
     ' NaN and infinities as "NaN", "inf", "-inf".',
 )
 @fails_cleanly

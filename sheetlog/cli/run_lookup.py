@@ -11,6 +11,7 @@ import pandas as pd
 
 from ..backends.base import Table
 from ..reading import to_dataframe
+from ..run_names import RunRef, pick_run
 from .run_query import Condition
 
 _NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$|^[+-]?inf$", re.IGNORECASE)
@@ -32,12 +33,15 @@ def condition_mask(condition: Condition, frame: pd.DataFrame) -> pd.Series:
     """Which rows satisfy the condition (a missing value satisfies only ``!=``)."""
     series = frame[condition.column]
     if condition.op == "~":
+        # Python's re, not pandas' str.contains: with pyarrow strings that is RE2, which has
+        # other syntax and raises its own error (a usage error must exit 2, with the cause).
         try:
-            found = _as_text(series).str.contains(condition.value, case=False, regex=True)
+            pattern = re.compile(condition.value, re.IGNORECASE)
         except re.error as error:
             raise click.BadParameter(
                 f"{condition.value!r} is not a regular expression ({error})", param_hint="--where"
             ) from None
+        found = _as_text(series).map(lambda text: bool(pattern.search(text)), na_action="ignore")
         return found.fillna(False).astype(bool) & series.notna()
     left, right = _operands(condition, series)
     result = _compare(left, condition.op, right)
@@ -91,39 +95,30 @@ def _as_text(series: pd.Series) -> pd.Series:
 
 
 def find_run(frame: pd.DataFrame, key: str, target: str) -> pd.Series:
-    """The run ``key`` names: its run_id, a unique run_id prefix of 4+ characters, or a unique
-    name. ``click.ClickException`` (exit 1) when there is none or more than one."""
-    if frame.empty or "run_id" not in frame:
-        raise click.ClickException(f"no run {key!r} in {target} (it has no runs)")
-    ids = _as_text(frame["run_id"]).fillna("")
-    exact = frame[ids == key]
-    if len(exact) == 1:
-        return exact.iloc[0]
-    if len(key) >= 4:
-        by_prefix = frame[ids.str.lower().str.startswith(key.lower())]
-        if len(by_prefix) == 1:
-            return by_prefix.iloc[0]
-        if len(by_prefix) > 1:
-            raise click.ClickException(
-                f"{key!r} is the start of {len(by_prefix)} run_ids in {target}:"
-                f" {_listing(by_prefix)}; give more characters"
-            )
-    if "name" in frame:
-        by_name = frame[_as_text(frame["name"]) == key]
-        if len(by_name) == 1:
-            return by_name.iloc[0]
-        if len(by_name) > 1:
-            raise click.ClickException(
-                f"{len(by_name)} runs in {target} are named {key!r}: {_listing(by_name)};"
-                " give a run_id instead"
-            )
-    raise click.ClickException(
-        f"no run {key!r} in {target} (looked for a run_id, a run_id prefix of 4 or more"
-        " characters, and a run name)"
-    )
+    """The run ``key`` names (``sheetlog.run_names``: a run_id, a unique run_id prefix of 4+
+    characters, or a name, the newest run of that name); a note on stderr when that name is
+    shared. ``RunNotFound`` (exit 1) when there is none."""
+    runs = []
+    if not frame.empty and "run_id" in frame:
+        missing = [None] * len(frame)
+        names = frame["name"].tolist() if "name" in frame else missing
+        starts = frame["start_time"].tolist() if "start_time" in frame else missing
+        for position, value in enumerate(frame["run_id"].tolist()):
+            run_id = _id_text(value)
+            if run_id:
+                name = names[position]
+                name = None if name is None or name != name else str(name)
+                runs.append(RunRef(run_id, name, starts[position], position))
+    pick = pick_run(key, runs, target)
+    if pick.note:
+        click.echo(f"note: {pick.note}", err=True)
+    return frame.iloc[pick.run.position]
 
 
-def _listing(runs: pd.DataFrame, most: int = 5) -> str:
-    names = runs["name"] if "name" in runs else pd.Series("", index=runs.index)
-    items = [f"{run_id} ({name})" for run_id, name in zip(runs["run_id"], names, strict=True)]
-    return ", ".join(items[:most]) + (", …" if len(items) > most else "")
+def _id_text(value: Any) -> str | None:
+    """A run_id cell as text (a hand-kept sheet may hold numbers there)."""
+    if value is None or value != value or value == "":
+        return None
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)

@@ -8,9 +8,10 @@ from typing import Any
 import click
 
 from ..sync import Changes, SyncPlan, apply_sync, plan_sync, read_side
-from .common import fails_cleanly
+from .common import FormatChoice, check_target_exists, fails_cleanly
 
 _SHOWN_CONFLICTS = 20
+_SHOWN_CHARACTERS = 60
 
 
 @click.command()
@@ -27,8 +28,8 @@ _SHOWN_CONFLICTS = 20
 @click.option(
     "--format",
     "output",
-    type=click.Choice(["text", "json"]),
-    default="text",
+    type=FormatChoice(["table", "json"], {"text": "table"}),
+    default="table",
     show_default=True,
     help="json: {src, dst, dry_run, to_dst, to_src, conflicts}, each of to_dst/to_src"
     " {appended, filled_cells, filled_runs, new_columns}; conflicts [{run_id, column, src, dst}].",
@@ -50,6 +51,8 @@ def sync(src: str, dst: str, two_way: bool, prefer: str | None, dry_run: bool, o
       sheetlog sync gsheet://<key>/Runs team.csv          # a CSV copy of the team sheet
     """
     sides = read_side(src, must_exist=True), read_side(dst, must_exist=two_way)
+    if not sides[0].header:  # a source sheet that is not there is a typo, not an empty table
+        check_target_exists(src)
     plan = plan_sync(*sides, two_way=two_way, prefer=prefer)  # type: ignore[arg-type]
     if not dry_run and not plan.empty:
         total = len(plan.to_dst.append) + len(plan.to_src.append)
@@ -118,9 +121,21 @@ def _print_text(plan: SyncPlan, dry_run: bool, two_way: bool) -> None:
             " (use --prefer src or --prefer dst to settle them):"
         )
         for c in plan.conflicts[:_SHOWN_CONFLICTS]:
-            click.echo(f"  {c.run_id}  {c.column}: src={c.src!r}  dst={c.dst!r}")
+            click.echo(
+                f"  {c.run_id}  {c.column}: src={_shortened(c.src)}  dst={_shortened(c.dst)}"
+            )
         if len(plan.conflicts) > _SHOWN_CONFLICTS:
             click.echo(f"  ... and {len(plan.conflicts) - _SHOWN_CONFLICTS} more (--format json)")
+
+
+def _shortened(value: Any, most: int = _SHOWN_CHARACTERS) -> str:
+    """A conflicting value as listed: its repr, cut in the middle when long (a 32,000-character
+    text would fill the terminal); --format json gives it whole."""
+    text = repr(value)
+    if len(text) <= most:
+        return text
+    half = (most - 1) // 2
+    return f"{text[:half]}…{text[-half:]} ({len(str(value)):,} characters)"
 
 
 COMMANDS = [sync]

@@ -19,20 +19,23 @@ from typing import TYPE_CHECKING
 import click
 
 from ..targets import open_target
-from .common import fails_cleanly, target_in_force, target_option, terminal_width
+from .common import (
+    MinOrMax,
+    check_target_exists,
+    fails_cleanly,
+    format_option,
+    takes_target,
+    target_in_force,
+    terminal_width,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from ..reading import Column
 
-text_or_json = click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="json: one object with documented keys, for scripts.",
+text_or_json = format_option(
+    "table", "json", help="json: one object with documented keys, for scripts."
 )
 
 
@@ -44,9 +47,13 @@ def import_pandas_meanwhile() -> None:
 
 
 def load_runs(target: str) -> pd.DataFrame:
+    """The runs of ``target``; exit 1 when its file or sheet does not exist."""
     from ..api import load  # with the journal and delivery code that ls does not need
 
-    return load(target)
+    frame = load(target)
+    if frame.empty:
+        check_target_exists(target)
+    return frame
 
 
 def skip_collection_at_exit() -> None:
@@ -57,7 +64,7 @@ def skip_collection_at_exit() -> None:
 
 
 @click.command("ls")
-@click.argument("target", required=False)
+@takes_target(positional=True)
 @click.option("--sort", "sort_column", metavar="COLUMN", help="Sort by this column.")
 @click.option("--desc", is_flag=True, help="Sort descending (without --sort: newest first).")
 @click.option(
@@ -82,13 +89,11 @@ def skip_collection_at_exit() -> None:
     help="Only the N most recent runs (by start time); 0 for all. Default on a terminal: a"
     " screenful; otherwise all.",
 )
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["table", "csv", "json"]),
-    default="table",
-    show_default=True,
-    help="csv and json print every selected run and column, whatever the terminal's size.",
+@format_option(
+    "table",
+    "json",
+    "csv",
+    help="json and csv print every selected run and column, whatever the terminal's size.",
 )
 @fails_cleanly
 def ls(
@@ -121,7 +126,7 @@ def ls(
     \b
     Example:
       sheetlog ls
-      sheetlog ls runs.xlsx --where "lr<0.05" --where status=FINISHED --sort accuracy --desc
+      sheetlog ls -t runs.xlsx --where "lr<0.05" --where status=FINISHED --sort accuracy --desc
       sheetlog ls -c name,lr,accuracy --limit 20
       sheetlog ls --where "name~^sweep" --format json > runs.json
     """
@@ -135,6 +140,7 @@ def ls(
 
     table = with_pending(backend.read(), backend.key)
     if not table.rows:
+        check_target_exists(target)
         click.echo(f"no runs in {target}", err=True)
         if output_format == "json":
             click.echo("[]")
@@ -201,15 +207,20 @@ def print_table(columns: dict[str, Column], chosen: list[str] | None) -> None:
 
 @click.command("show")
 @click.argument("run")
-@target_option
+@takes_target()
 @text_or_json
 @fails_cleanly
 def show(run: str, target: str | None, output_format: str) -> None:
     """Every column of one run, grouped, and how to reproduce it.
 
-    RUN is a run_id, a unique run_id prefix of 4 or more characters, or a unique run name. The
-    recipe checks out the run's git commit, applies the saved patch of its uncommitted changes
-    (when there was one and the file is on this machine), and repeats its command.
+    RUN is a run_id, a unique run_id prefix of 4 or more characters, or a run name (a name
+    several runs share means the newest; stderr lists the others). Whole numbers show as
+    integers, metrics to 6 significant digits (--format json keeps every digit).
+
+    The recipe goes to the run's working directory, checks out its git commit, applies the saved
+    patch of its uncommitted changes (when there was one and the file is on this machine), and
+    repeats its command. When that command logged other runs too (a sweep script), it says so
+    and gives this run's params.
 
     --format json prints {"target", "run": {column: value} (columns with a value), "reproduce":
     [shell lines]}.
@@ -222,24 +233,35 @@ def show(run: str, target: str | None, output_format: str) -> None:
     import_pandas_meanwhile()
     target = target_in_force(target)
     frame = load_runs(target)
-    from .run_layout import grouped_lines, recipe
+    from .run_layout import (
+        grouped_lines,
+        recipe,
+        same_process_runs,
+        show_value,
+        whole_number_columns,
+    )
     from .run_lookup import find_run
     from .run_output import dump_json, is_missing, json_value
 
     row = find_run(frame, run, target)
-    steps = recipe(row)
+    whole = whole_number_columns(frame)
+    steps = recipe(row, same_process_runs(frame, row), whole)
     if output_format == "json":
-        values = {name: json_value(value) for name, value in row.items() if not is_missing(value)}
+        values = {
+            name: json_value(show_value(name, value, whole))
+            for name, value in row.items()
+            if not is_missing(value)
+        }
         click.echo(dump_json({"target": target, "run": values, "reproduce": steps}))
         return
-    lines = grouped_lines(row)
+    lines = grouped_lines(row, whole)
     if steps:
         lines += ["Reproduce", *(f"  {line}" for line in steps)]
     click.echo("\n".join(lines))
 
 
-@click.command("best")
-@click.argument("target", required=False)
+@click.command("best", cls=MinOrMax)
+@takes_target(positional=True)
 @click.option(
     "--metric", "-m", required=True, help="The metric to rank by (accuracy or full name)."
 )
@@ -261,7 +283,7 @@ def best(target: str | None, metric: str, direction: str | None, output_format: 
     \b
     Example:
       sheetlog best --metric accuracy
-      sheetlog best runs.xlsx -m val_loss --format json
+      sheetlog best -t runs.xlsx -m val_loss --format json
     """
     import_pandas_meanwhile()
     target = target_in_force(target)
@@ -299,7 +321,7 @@ def best(target: str | None, metric: str, direction: str | None, output_format: 
 @click.command("diff")
 @click.argument("run_a")
 @click.argument("run_b")
-@target_option
+@takes_target()
 @click.option("--all", "show_all", is_flag=True, help="Show the identical columns too.")
 @text_or_json
 @fails_cleanly
@@ -308,7 +330,8 @@ def diff(run_a: str, run_b: str, target: str | None, show_all: bool, output_form
 
     Parameters first, then metrics, then tags, model and context, then the run's own columns
     (name, status, times).
-    RUN_A and RUN_B are run_ids, unique prefixes of 4 or more characters, or unique names.
+    RUN_A and RUN_B are run_ids, unique prefixes of 4 or more characters, or names (the newest
+    run of a name).
     Columns that are the same in both (or empty in both) are left out and counted.
 
     --format json prints {"target", "a": {"run_id", "name"}, "b": {...}, "columns": [{"column",
@@ -353,7 +376,7 @@ def diff(run_a: str, run_b: str, target: str | None, show_all: bool, output_form
 
 
 @click.command("export")
-@click.argument("target", required=False)
+@takes_target(positional=True)
 @click.option(
     "-o",
     "--output",
@@ -374,7 +397,7 @@ def export(target: str | None, output: str, force: bool) -> None:
     \b
     Example:
       sheetlog export -o runs.csv
-      sheetlog export gsheet://1AbC.../Runs -o runs.parquet --force
+      sheetlog export -t gsheet://1AbC.../Runs -o runs.parquet --force
     """
     import_pandas_meanwhile()
     target = target_in_force(target)
