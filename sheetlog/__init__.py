@@ -13,6 +13,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from .errors import (
+    QueryError,
     RowRejected,
     SheetlogError,
     SheetlogWarning,
@@ -22,7 +23,7 @@ from .errors import (
 )
 
 if TYPE_CHECKING:
-    from .api import flush, load, load_history, log_run, start_run
+    from .api import best, diff, flush, load, load_history, log_run, select, start_run
     from .context import CaptureOptions
     from .delivery import DeliveryReport
     from .run import Run
@@ -32,6 +33,9 @@ __version__ = "0.1.0"
 # The API is imported on first use, not with the package: the command line's read-only commands
 # (``sheetlog ls``) need only the backends, and start ~0.1 s sooner without the rest.
 _LAZY = {
+    "best": "api",
+    "diff": "api",
+    "select": "api",
     "flush": "api",
     "load": "api",
     "load_history": "api",
@@ -59,6 +63,7 @@ def __dir__() -> list[str]:  # tab completion lists the API before its first use
 __all__ = [
     "CaptureOptions",
     "DeliveryReport",
+    "QueryError",
     "RowRejected",
     "Run",
     "SheetlogError",
@@ -66,9 +71,12 @@ __all__ = [
     "TargetError",
     "TargetLocked",
     "UnsupportedWorkbook",
+    "best",
+    "diff",
     "flush",
     "load",
     "load_history",
     "log_run",
+    "select",
     "start_run",
 ]
