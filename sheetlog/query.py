@@ -244,7 +244,7 @@ def select_rows(
         return Selection(rows[::-1] if desc else rows, matched)
     values = typed[sort_name].values
     goal = None
-    if sort_name.startswith("metrics.") and typed[sort_name].kind in ("float", "integer"):
+    if sort_name.startswith("metrics."):
         cells = _column_values(table, GOALS_COLUMN, rows)
         goal = metric_goal(sort_name, cells)
     if keep and goal is not None:
