@@ -27,6 +27,7 @@ from .common import fails_cleanly, target_in_force, target_option, terminal_widt
 if TYPE_CHECKING:
     import pandas as pd
 
+    from ..query import BestRun, RunDiff
     from ..reading import Column
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -305,7 +306,7 @@ def best(
 
     frame = select(target, where=where) if where else load_runs(target)
     from .run_layout import best_lines, runner_up_lines
-    from .run_output import dump_json, json_value
+    from .run_output import dump_json
 
     if frame.empty:
         matching = f" match {' and '.join(where)}" if where else ""
@@ -315,7 +316,7 @@ def best(
     if note:
         click.echo(f"note: {note}", err=True)
     if output_format == "json":
-        click.echo(dump_json(best_summary(answer, target, json_value)))
+        click.echo(dump_json(best_summary(answer, target)))
         return
     word = "lowest" if answer.goal.direction == "min" else "highest"
     why = {"given": "as asked", "declared": "as the runs declared", "name": "guessed"}
@@ -327,8 +328,10 @@ def best(
     click.echo("\n".join(best_lines(answer) + runner_up_lines(answer)))
 
 
-def best_summary(answer: Any, target: str, json_value: Callable[[Any], Any]) -> dict[str, Any]:
+def best_summary(answer: BestRun, target: str) -> dict[str, Any]:
     """``best --format json``: see the command's help."""
+    from .run_output import json_value
+
     row = answer.run
 
     def ident(run: Any) -> dict[str, Any]:
@@ -428,7 +431,7 @@ def diff(runs: tuple[str, ...], target: str | None, show_all: bool, output_forma
         click.echo("no column differs", err=True)
 
 
-def diff_summary(answer: Any, target: str) -> dict[str, Any]:
+def diff_summary(answer: RunDiff, target: str) -> dict[str, Any]:
     """``diff --format json``: see the command's help."""
     from dataclasses import asdict
 
