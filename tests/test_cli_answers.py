@@ -412,3 +412,34 @@ def test_the_api_gives_the_answers_the_cli_prints(quickstart):
     assert {row.column for row in compared.rows} >= {"params.model", "metrics.accuracy"}
     with pytest.raises(sheetlog.QueryError, match="no column 'acuracy'"):
         sheetlog.select(quickstart, sort="acuracy")
+
+
+# --- the real quickstart ---------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_the_answers_after_the_real_quickstart(tmp_path):
+    """examples/quickstart.py itself (scikit-learn, ~15 s), then ls, best and diff on its
+    workbook, checked against the workbook read with pandas."""
+    quickstart = Path(__file__).parents[1] / "examples" / "quickstart.py"
+    env = {key: value for key, value in os.environ.items() if not key.startswith("SHEETLOG_")}
+    done = subprocess.run(
+        [sys.executable, str(quickstart)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+    target = str(tmp_path / "runs.xlsx")
+    frame = sheetlog.load(target)
+    fastest = frame.loc[frame["metrics.fit_time_s"].idxmin(), "name"]
+    assert json_out("best", target, "-m", "fit_time_s")["name"] == fastest
+    top = frame.sort_values("metrics.accuracy", ascending=False, kind="stable").head(3)
+    listed = json_out("ls", target, "--sort", "accuracy", "--limit", "3", "--desc")
+    assert names_of(listed) == top["name"].tolist()
+    data = json_out("diff", "logreg-C1", "svc-rbf-C10", "forest-50", "-t", target)
+    columns = {column["column"] for column in data["columns"]}
+    assert {"params.model", "metrics.accuracy"} <= columns
+    assert not columns & {"run_id", "start_time", "end_time", "duration_s"}
