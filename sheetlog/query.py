@@ -189,7 +189,7 @@ def metric_goal(column: str, goal_cells: Iterable[Any], direction: Direction | N
     if len(counts) == 2 and counts["min"] == counts["max"]:
         raise QueryError(
             f"runs disagree on {column}: {counts['min']} declared min (lower is better) and"
-            f" {counts['max']} max; say which with --min or --max"
+            f" {counts['max']} max"
         )
     return Goal(max(counts, key=counts.__getitem__), "declared", counts)  # type: ignore[arg-type]
 
@@ -200,12 +200,14 @@ def metric_goal(column: str, goal_cells: Iterable[Any], direction: Direction | N
 @dataclass
 class Selection:
     """The rows ``select_rows`` picked (positions in the table, in display order), out of how
-    many matched, and the sort column and its goal (when sorting by a metric)."""
+    many matched, and the sort column and its goal (when sorting by a metric; None when the runs
+    are split evenly on it, and ``note`` says so)."""
 
     rows: list[int]
     matched: int
     sort: str | None = None
     goal: Goal | None = None
+    note: str | None = None  # why the rows are not the best N, when they could not be
 
 
 def select_rows(
@@ -243,16 +245,18 @@ def select_rows(
             rows = rows[-keep:]
         return Selection(rows[::-1] if desc else rows, matched)
     values = typed[sort_name].values
-    goal = None
+    goal = note = None
     if sort_name.startswith("metrics."):
-        cells = _column_values(table, GOALS_COLUMN, rows)
-        goal = metric_goal(sort_name, cells)
+        try:
+            goal = metric_goal(sort_name, _column_values(table, GOALS_COLUMN, rows))
+        except QueryError as split:  # no best N then: the first N in the sort order
+            note = f"{split}: the first runs in the --sort order are shown"
     if keep and goal is not None:
         best_first = _sorted(rows, values, descending=goal.direction == "max")
         rows = best_first[:keep]
         return Selection(_sorted(rows, values, descending=desc), matched, sort_name, goal)
     rows = _sorted(rows, values, descending=desc)
-    return Selection(rows[:keep] if keep else rows, matched, sort_name, goal)
+    return Selection(rows[:keep] if keep else rows, matched, sort_name, goal, note)
 
 
 def _column_values(table: Table, name: str, rows: Sequence[int]) -> list[Any]:
@@ -339,7 +343,10 @@ def best(
 
     column = metric_column(metric, list(frame.columns), target)
     goals = frame[GOALS_COLUMN].tolist() if GOALS_COLUMN in frame.columns else []
-    goal = metric_goal(column, goals, direction)
+    try:
+        goal = metric_goal(column, goals, direction)
+    except QueryError as split:
+        raise QueryError(f"{split}; say which is better with --min or --max") from None
     values = pd.to_numeric(frame[column], errors="coerce")
     finished = frame["status"] == "FINISHED" if "status" in frame else True
     usable = finished & values.map(math.isfinite, na_action="ignore").fillna(False).astype(bool)

@@ -219,6 +219,10 @@ def test_best_says_when_runs_declared_opposite_directions(tmp_path):
     assert result.exit_code == 1
     assert "2 declared min" in result.stderr and "--min or --max" in result.stderr
     assert json_out("best", target, "-m", "cost", "--max")["value"] == 3.0
+    result = invoke("ls", target, "--sort", "cost", "--limit", "1", "--format", "json")
+    assert result.exit_code == 0  # ls has no best N then: the first in the sort order
+    assert json.loads(result.stdout)[0]["metrics.cost"] == 0.0
+    assert "runs disagree on metrics.cost" in result.stderr
 
 
 def test_best_among_the_runs_where_selects(quickstart):

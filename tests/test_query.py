@@ -43,7 +43,7 @@ def test_declarations_win_and_bad_cells_are_ignored():
     assert declared_goals('{"a": "max", "b": 3}') == {"a": "max"}
     assert metric_goal("metrics.cost", cells, "max").source == "given"
     assert metric_goal("metrics.cost", [None]).source == "name"
-    with pytest.raises(QueryError, match="--min or --max"):
+    with pytest.raises(QueryError, match="1 declared min .* and 1 max"):
         metric_goal("metrics.cost", ['{"cost": "min"}', '{"cost": "max"}'])
 
 

@@ -173,8 +173,8 @@ def ls(
         screen = max(shutil.get_terminal_size().lines - 5, 5)  # header, rule, notes, prompt
     picked = select_rows(runs, where, sort_column, desc, limit, screen)
     cut = len(picked.rows) < picked.matched
-    if cut and picked.goal is not None and picked.sort:
-        note = picked.goal.note(picked.sort)
+    if cut and picked.sort:
+        note = picked.goal.note(picked.sort) if picked.goal else picked.note
         if note:
             click.echo(f"note: {note}", err=True)
     if output_format != "table":
