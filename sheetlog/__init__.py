@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import (
     ConfigurationError,
+    QueryError,
     RowRejected,
     RunEndedError,
     RunNotFound,
@@ -26,7 +27,7 @@ from .errors import (
 )
 
 if TYPE_CHECKING:
-    from .api import flush, load, load_history, log_run, start_run
+    from .api import best, diff, flush, load, load_history, log_run, select, start_run
     from .context import CaptureOptions
     from .delivery import DeliveryReport
     from .run import Run
@@ -36,6 +37,9 @@ __version__ = "0.1.0"
 # The API is imported on first use, not with the package: the command line's read-only commands
 # (``sheetlog ls``) need only the backends, and start ~0.1 s sooner without the rest.
 _LAZY = {
+    "best": "api",
+    "diff": "api",
+    "select": "api",
     "flush": "api",
     "load": "api",
     "load_history": "api",
@@ -64,6 +68,7 @@ __all__ = [
     "CaptureOptions",
     "ConfigurationError",
     "DeliveryReport",
+    "QueryError",
     "RowRejected",
     "RunEndedError",
     "Run",
@@ -74,9 +79,12 @@ __all__ = [
     "TargetLocked",
     "TargetUnavailable",
     "UnsupportedWorkbook",
+    "best",
+    "diff",
     "flush",
     "load",
     "load_history",
     "log_run",
+    "select",
     "start_run",
 ]

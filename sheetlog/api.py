@@ -1,10 +1,11 @@
-"""The functions most users call: ``start_run``, ``log_run``, ``flush``, ``load``."""
+"""The functions most users call: ``start_run``, ``log_run``, ``flush``, ``load``, and the
+questions asked of the runs: ``select``, ``best``, ``diff`` (see ``sheetlog.query``)."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from .context import CaptureOptions
 from .delivery import DeliveryReport
@@ -15,6 +16,8 @@ from .values import end_status
 
 if TYPE_CHECKING:
     import pandas
+
+    from .query import BestRun, RunDiff
 
 
 def start_run(
@@ -139,3 +142,53 @@ def load_history(
     frame["step"] = frame["step"].astype("Int64")
     frame["time"] = pd.to_datetime(frame["time"], unit="s", utc=True)
     return frame
+
+
+def select(
+    target: str | os.PathLike[str] | None = None,
+    *,
+    where: Iterable[str] | str = (),
+    sort: str | None = None,
+    desc: bool = False,
+    limit: int | None = None,
+) -> pandas.DataFrame:
+    """The runs ``sheetlog ls`` lists, as a DataFrame: those ``where`` selects
+    (``"lr<0.05"``, ``"name~^sweep"``; all must hold), by ``sort`` or oldest first; ``limit``
+    keeps the N most recent, or with a metric ``sort`` the N best (see ``sheetlog.query``)."""
+    from .query import select_rows
+    from .reading import plain_table, to_dataframe
+
+    table = plain_table(open_target(resolve_target(target)).read())
+    chosen = select_rows(table, [where] if isinstance(where, str) else where, sort, desc, limit)
+    return to_dataframe(table).iloc[chosen.rows]
+
+
+def best(
+    metric: str,
+    target: str | os.PathLike[str] | None = None,
+    *,
+    direction: Literal["min", "max"] | None = None,
+    where: Iterable[str] | str = (),
+) -> BestRun:
+    """The FINISHED run with the best value of ``metric``, its ties and the runner-up.
+
+    Lower or higher is better as ``direction`` says, else as the runs declared with
+    ``run.define_metric`` (kept in their ``metric_goals`` column), else as the metric's name
+    suggests (``result.goal.source == "name"``)."""
+    from .query import best as best_of
+
+    name = str(target) if target is not None else resolve_target(None)
+    return best_of(select(target, where=where), metric, direction, name)
+
+
+def diff(
+    *runs: str, target: str | os.PathLike[str] | None = None, with_all: bool = False
+) -> RunDiff:
+    """Compare two or more runs (run_ids, unique run_id prefixes or names): the columns that
+    differ, numeric deltas against the first run, and the code changes between them."""
+    from .query import diff as diff_of
+    from .query import find_run
+
+    frame = load(target)
+    name = str(target) if target is not None else resolve_target(None)
+    return diff_of([find_run(frame, key, name) for key in runs], with_all)

@@ -44,6 +44,15 @@ class RowRejected(SheetlogError):
     """One row cannot be written to a target as it is (e.g. more columns than the sheet holds)."""
 
 
+class QueryError(SheetlogError, ValueError):
+    """A question about the runs that cannot be answered as asked: an unknown or ambiguous
+    column, a condition that is not NAME OP VALUE. ``option`` names the CLI option it came from."""
+
+    def __init__(self, message: str, option: str | None = None) -> None:
+        super().__init__(message)
+        self.option = option
+
+
 class SheetlogWarning(UserWarning):
     """A run was kept but not (yet) written where it should go, or a value was converted."""
 

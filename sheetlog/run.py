@@ -25,11 +25,12 @@ from .history import BLOCK_CALLS, MetricHistory
 from .history import encode as encode_block
 from .history import writer as history_writer
 from .journal import Journal
-from .schema import clean_key, flatten
+from .schema import GOALS_COLUMN, clean_key, flatten
 from .targets import resolve_target, target_key
 from .values import CellValue, end_status, to_cell
 
 Summary = Literal["last", "min", "max"]
+Goal = Literal["min", "max"]
 _MIN_STEP, _MAX_STEP = -(2**63), 2**63  # steps are stored as 64-bit integers
 _journals: dict[Path, Journal] = {}
 _journals_lock = threading.Lock()
@@ -82,6 +83,7 @@ class Run:
         self._tags: dict[str, CellValue] = {}
         self._metrics: dict[str, float] = {}
         self._summaries: dict[str, Summary] = {}
+        self._goals: dict[str, Goal] = {}
         self._history = MetricHistory()
         # log_metrics' fast path: raw key -> (column name, history index); number types seen
         self._metric_keys: dict[Any, tuple[str, int]] = {}
@@ -126,11 +128,23 @@ class Run:
         with self._lock:
             self._tags.update({name: to_cell(value, name) for name, value in flat.items()})
 
-    def define_metric(self, key: str, summary: Summary = "last") -> None:
-        """Choose what the ``metrics.<key>`` column holds: the last value (default), min or max."""
+    def define_metric(
+        self, key: str, summary: Summary = "last", *, goal: Goal | None = None
+    ) -> None:
+        """Choose what the ``metrics.<key>`` column holds: the last value (default), min or max;
+        and whether lower or higher is better (``goal``; "min" and "max" summaries say it).
+
+        The goal is kept with the run, in its ``metric_goals`` column, for ``best`` and
+        ``ls --sort``."""
         if summary not in ("last", "min", "max"):
             raise ValueError(f"summary must be 'last', 'min' or 'max', not {summary!r}")
-        self._summaries[clean_key(key)] = summary
+        if goal not in (None, "min", "max"):
+            raise ValueError(f"goal must be 'min' (lower is better) or 'max', not {goal!r}")
+        name = clean_key(key)
+        with self._lock:
+            self._summaries[name] = summary
+            if goal or summary != "last":
+                self._goals[name] = goal or summary  # type: ignore[assignment]
 
     def log_metric(self, key: str, value: Any, step: int | None = None) -> None:
         self.log_metrics({key: value}, step=step)
@@ -336,6 +350,8 @@ class Run:
             row.update(self._params)
             row.update({f"metrics.{key}": value for key, value in self._metrics.items()})
             row.update(self._tags)
+            if self._goals:
+                row[GOALS_COLUMN] = to_cell(dict(sorted(self._goals.items())))
         row.update(self._model)
         row["notes"] = to_cell(self.notes)
         row["error"] = to_cell(self.error)

@@ -11,9 +11,12 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import RunNotFound
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 MIN_PREFIX = 4
 _LISTED = 5
@@ -106,3 +109,30 @@ def _when(value: Any) -> str:
 def _listing(runs: Sequence[RunRef]) -> str:
     items = [f"{r.run_id} ({r.name})" if r.name else r.run_id for r in runs[:_LISTED]]
     return ", ".join(items) + (", …" if len(runs) > _LISTED else "")
+
+
+def pick_in_frame(frame: pd.DataFrame, key: str, where: str) -> tuple[pd.Series, str | None]:
+    """The row of ``frame`` (as ``sheetlog.load`` gives it) that ``key`` names, and the note
+    to show when a shared name was resolved to the newest run (else None)."""
+    runs = []
+    if not frame.empty and "run_id" in frame:
+        missing = [None] * len(frame)
+        names = frame["name"].tolist() if "name" in frame else missing
+        starts = frame["start_time"].tolist() if "start_time" in frame else missing
+        for position, value in enumerate(frame["run_id"].tolist()):
+            run_id = _id_text(value)
+            if run_id:
+                name = names[position]
+                name = None if name is None or name != name else str(name)
+                runs.append(RunRef(run_id, name, starts[position], position))
+    pick = pick_run(key, runs, where)
+    return frame.iloc[pick.run.position], pick.note
+
+
+def _id_text(value: Any) -> str | None:
+    """A run_id cell as text (a hand-kept sheet may hold numbers there)."""
+    if value is None or value != value or value == "":
+        return None
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)

@@ -27,6 +27,10 @@ _GROUPS: list[tuple[str, re.Pattern[str]]] = [
     ("outcome", re.compile(r"(notes|error)$")),
 ]
 
+#: The column where a run keeps the direction it declared for its metrics (``define_metric``):
+#: a JSON object such as ``{"wer": "min"}``. Part of the row, it goes wherever the row goes.
+GOALS_COLUMN = "metric_goals"
+
 #: Prefixes whose bare names may be adopted from a hand-kept sheet (``lr`` for ``params.lr``).
 ADOPTABLE_PREFIXES = ("params.", "metrics.", "tags.")
 

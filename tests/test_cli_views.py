@@ -185,19 +185,28 @@ def test_each_where_operator(big, frame, where, query):
 
 
 def test_table_fits_the_terminal_newest_last(big, frame):
-    result = invoke("ls", big, width=80)
-    assert result.exit_code == 0
-    lines = result.stdout.splitlines()
+    code, lines, stderr = on_a_terminal("ls", big, "--limit", "0", lines=15, width=80)
+    assert code == 0, stderr
     assert len(lines) == 2 + 1000
     assert all(len(line) <= 80 for line in lines)
-    assert lines[0].split()[:4] == ["run_id", "name", "status", "start_time"]
+    # results first: name, status, the metrics, the params that differ, then run_id
+    assert lines[0].split()[:8] == [
+        "name",
+        "status",
+        "accuracy",
+        "loss",
+        "lr",
+        "batch_size",
+        "optimizer",
+        "run_id",
+    ]
     newest = frame.loc[frame["start_time"].idxmax()]
-    assert lines[-1].startswith(newest["run_id"][:8])
-    assert newest["start_time"].strftime("%Y-%m-%d %H:%M") in lines[-1]
+    assert lines[-1].startswith(newest["name"] + " ")
+    assert newest["run_id"][:8] in lines[-1]
     # tags.team and host are the same in every run: they give way first, and are counted
     assert "team" not in lines[0] and "host" not in lines[0]
-    assert "more columns do not fit the terminal" in result.stderr
-    assert "team" in result.stderr
+    assert "more columns do not fit the terminal" in stderr
+    assert "team" in stderr
 
 
 def test_columns_limit_and_short_names(big, frame):
@@ -215,10 +224,10 @@ def test_columns_limit_and_short_names(big, frame):
 
 def test_long_text_is_cut_with_an_ellipsis(odd):
     target, _ = odd
-    result = invoke("ls", target, "-c", "name,command", width=20)
-    assert result.exit_code == 0
-    assert all(len(line) <= 20 for line in result.stdout.splitlines())
-    assert "…" in result.stdout
+    code, lines, stderr = on_a_terminal("ls", target, "-c", "name,command", width=20)
+    assert code == 0, stderr
+    assert all(len(line) <= 20 for line in lines)
+    assert "…" in "\n".join(lines)
 
 
 def test_unknown_or_ambiguous_column_is_a_usage_error(big, tmp_path):
@@ -253,7 +262,7 @@ def test_a_big_table_as_a_real_process(big, frame):
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert len(lines) == 7
-    assert lines[-1].startswith(frame.loc[frame["start_time"].idxmax(), "run_id"][:8])
+    assert lines[-1].startswith(frame.loc[frame["start_time"].idxmax(), "name"] + " ")
 
 
 def _imported_by(*args: str) -> tuple[subprocess.CompletedProcess, set[str]]:
@@ -278,11 +287,13 @@ def test_ls_lays_out_its_table_without_pandas(big):
     assert done.returncode == 0 and "pandas" in imported
 
 
-def on_a_terminal(*args: str, lines: int = 15) -> tuple[int, list[str], str]:
-    """``sheetlog ARGS`` as a real process whose stdout is a (pseudo-)terminal ``lines`` high."""
-    pty = pytest.importorskip("pty")
+def on_a_terminal(*args: str, lines: int = 15, width: int = 100) -> tuple[int, list[str], str]:
+    """``sheetlog ARGS`` as a real process whose stdout is a (pseudo-)terminal ``lines`` high
+    and ``width`` wide."""
+    import pty
+
     leader, follower = pty.openpty()
-    env = {**os.environ, "COLUMNS": "100", "LINES": str(lines)}
+    env = {**os.environ, "COLUMNS": str(width), "LINES": str(lines)}
     child = subprocess.Popen(
         [sys.executable, "-m", "sheetlog", *args], stdout=follower, stderr=subprocess.PIPE, env=env
     )
@@ -307,15 +318,15 @@ def test_on_a_terminal_ls_shows_a_screenful(big, frame):
     assert code == 0, stderr
     newest = frame.sort_values("start_time").tail(10)
     assert len(lines) == 2 + 10
-    assert [line[:8] for line in lines[2:]] == [run_id[:8] for run_id in newest["run_id"]]
+    assert [line.split()[0] for line in lines[2:]] == newest["name"].tolist()
     assert "showing the most recent 10 of 1000 runs (--limit 0 shows all" in stderr
 
     code, lines, stderr = on_a_terminal("ls", big, "--sort", "accuracy", "--desc", lines=15)
     best = frame.sort_values("start_time", kind="stable").sort_values(
         "metrics.accuracy", ascending=False, kind="stable"
     )
-    assert [line[:8] for line in lines[2:]] == [run_id[:8] for run_id in best["run_id"][:10]]
-    assert "showing the first 10 of 1000 runs" in stderr
+    assert [line.split()[0] for line in lines[2:]] == best["name"][:10].tolist()
+    assert "showing the best 10 of 1000 runs" in stderr
 
     code, lines, stderr = on_a_terminal("ls", big, "--limit", "0", lines=15)
     assert (code, len(lines)) == (0, 2 + 1000)
@@ -332,7 +343,7 @@ def test_limit_zero_shows_all_and_few_rows_read_as_all_do(big):
     assert [line.split() for line in few[2:]] == [line.split() for line in every[-7:]]
     query = ["--where", "lr<0.05", "--where", "status!=FAILED", "--sort", "loss", "--limit", "50"]
     table = invoke("ls", big, *query, "-c", "run_id", width=40).stdout.splitlines()[2:]
-    assert [line.strip() for line in table] == [
+    assert [line.split()[0] for line in table] == [
         r["run_id"][:8] for r in json_out("ls", big, *query)
     ]
 
@@ -401,6 +412,9 @@ def test_best_picks_what_pandas_picks(big, frame):
         "name",
         "params",
         "candidates",
+        "direction_source",
+        "ties",
+        "runner_up",
     }
     best = finished.loc[finished["metrics.accuracy"].idxmax()]
     assert (data["run_id"], data["direction"]) == (best["run_id"], "max")
@@ -431,22 +445,27 @@ def test_diff_lists_what_differs_params_first(odd):
     target, _ = odd
     result = invoke("diff", "abcd1111", "twin", "-t", target)
     assert result.exit_code == 0, result.output
-    names = [line.split()[0] for line in result.stdout.splitlines()[5:]]
+    table = result.stdout.split("\n\n")[1]  # after the runs, before the code change
+    names = [line.split()[0] for line in table.splitlines()[2:]]
     assert names.index("params.lr") < names.index("metrics.accuracy") < names.index("command")
-    assert "git.commit" not in names and "identical columns not shown" in result.stderr
+    assert "git.commit" not in names and "3 identical columns" in result.stderr
     data = json_out("diff", "ffff3333", "ffff4444", "-t", target)
-    assert set(data) == {"target", "a", "b", "columns", "identical"}
+    assert set(data) == {"target", "runs", "a", "b", "columns", "identical", "hidden", "code"}
     assert data["columns"] == [
-        {"column": "metrics.loss", "a": 0.5, "b": 0.25, "same": False},
         {
-            "column": "start_time",
-            "a": "2026-02-01T12:03:00+00:00",
-            "b": "2026-02-01T12:04:00+00:00",
+            "column": "metrics.loss",
+            "values": [0.5, 0.25],
+            "deltas": [None, -0.25],
+            "a": 0.5,
+            "b": 0.25,
             "same": False,
-        },
+        }
     ]
+    assert data["hidden"] == 2  # run_id and start_time differ, and are left out
     everything = json_out("diff", "ffff3333", "ffff4444", "-t", target, "--all")
     assert sum(c["same"] for c in everything["columns"]) == data["identical"] > 0
+    times = {c["column"]: c["values"] for c in everything["columns"]}
+    assert times["start_time"] == ["2026-02-01T12:03:00+00:00", "2026-02-01T12:04:00+00:00"]
 
 
 # --- export ----------------------------------------------------------------------------------
@@ -530,4 +549,4 @@ def test_every_command_on_a_google_sheet(fake_sheets, tmp_path):
     assert len(json.loads(out.read_text())) == 50
     done = subprocess_sheetlog("ls", target, "--limit", "3")
     assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines()[-1].startswith(records[-1]["run_id"][:8])
+    assert done.stdout.splitlines()[-1].startswith(records[-1]["name"] + " ")

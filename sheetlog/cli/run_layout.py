@@ -5,15 +5,19 @@ from __future__ import annotations
 import math
 import os
 import shlex
-from typing import Any
+import sys
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from ..query import BestRun, DiffRow, RunDiff
 from ..schema import group_of
 from .run_output import is_missing, value_text
 from .table_text import TextColumn, fit, key_value_lines, render
 
-_LOWER_IS_BETTER = ("loss", "error", "err", "mae", "mse", "rmse", "perplexity")
+if TYPE_CHECKING:
+    from ..code_changes import CodeChanges
+
 _GROUP_TITLES = {3: "Parameters", 4: "Metrics", 5: "Tags", 6: "Model", 8: "Context"}
 
 
@@ -138,34 +142,58 @@ def recipe(
     return lines
 
 
-def lower_is_better(column: str) -> bool:
-    short = column.split(".", 1)[1] if column.startswith("metrics.") else column
-    return any(word in short.lower() for word in _LOWER_IS_BETTER)
-
-
-def best_run(frame: pd.DataFrame, column: str, direction: str) -> tuple[pd.Series | None, int]:
-    """The FINISHED run with the lowest or highest finite value in ``column`` (the first of
-    equal ones), and how many runs were candidates."""
-    values = pd.to_numeric(frame[column], errors="coerce")
-    finished = frame["status"] == "FINISHED" if "status" in frame else True
-    candidates = values[finished & values.map(_finite, na_action="ignore").fillna(False)]
-    if candidates.empty:
-        return None, 0
-    best = candidates.idxmin() if direction == "min" else candidates.idxmax()
-    return frame.loc[best], len(candidates)
-
-
-def _finite(value: float) -> bool:
-    return math.isfinite(value)
-
-
-def best_lines(row: pd.Series, column: str) -> list[str]:
+def best_lines(answer: BestRun) -> list[str]:
+    """``best``: the winner's id, name, start time and value, its params, and its ties."""
+    row, column = answer.run, answer.metric
     head = [(name, row.get(name)) for name in ("run_id", "name", "start_time", column)]
-    lines = key_value_lines([(name, value_text(v)) for name, v in head if not is_missing(v)])
+    lines = key_value_lines([(name, short_text(v)) for name, v in head if not is_missing(v)])
     params = [(name[len("params.") :], value) for name, value in params_of(row).items()]
     if params:
         lines += ["Parameters", *key_value_lines([(k, value_text(v)) for k, v in params])]
+    if answer.ties:
+        lines += [f"Tied (the same {column})", *(f"  {_ident(run)}" for run in answer.ties)]
     return lines
+
+
+def runner_up_lines(answer: BestRun) -> list[str]:
+    """``best``: the runner-up, each metric with its difference from the best run's, and the
+    params in which it differs (the best run's value in brackets)."""
+    runner = answer.runner_up
+    if runner is None:
+        return [] if answer.ties else ["No runner-up: no other run has a value"]
+    deltas = answer.deltas()
+    pairs = [("run", _ident(runner))]
+    for name, delta in deltas.items():
+        pairs.append((name, f"{short_text(runner[name])}  ({_signed(delta)} from the best)"))
+    lines = ["Runner-up", *key_value_lines(pairs)]
+    differing = answer.params_differing()
+    if differing:
+        pairs = [
+            (name[len("params.") :], f"{_text(theirs)}  (best: {_text(ours)})")
+            for name, (ours, theirs) in differing.items()
+        ]
+        lines += ["  params that differ", *key_value_lines(pairs, indent="    ")]
+    return lines
+
+
+def _ident(run: pd.Series) -> str:
+    name = run.get("name")
+    return f"{str(run.get('run_id'))[:8]}  {'' if is_missing(name) else name}".rstrip()
+
+
+def short_text(value: Any) -> str:
+    """A value for best and diff: floats to 6 significant digits (JSON keeps them whole)."""
+    if isinstance(value, float) and not isinstance(value, bool):
+        return format(value, ".6g")
+    return value_text(value)
+
+
+def _signed(delta: float) -> str:
+    return "±0" if delta == 0 else format(delta, "+.4g")
+
+
+def _text(value: Any) -> str:
+    return "(none)" if is_missing(value) else value_text(value)
 
 
 def params_of(row: pd.Series) -> dict[str, Any]:
@@ -176,40 +204,72 @@ def params_of(row: pd.Series) -> dict[str, Any]:
     }
 
 
-def diff_rows(a: pd.Series, b: pd.Series, with_same: bool) -> tuple[list[tuple], int]:
-    """``(column, value in a, value in b, same)`` for the columns that differ (all of them with
-    ``with_same``): params, metrics, tags, model, context, then the run's own; and how many are
-    the same."""
-    names = sorted((name for name in a.index if name != "run_id"), key=_diff_rank)
-    rows = [(name, a[name], b[name], _same(a[name], b[name])) for name in names]
-    same = sum(row[3] for row in rows)
-    return [row for row in rows if with_same or not row[3]], same
-
-
-def _diff_rank(name: str) -> int:
-    return {3: 0, 4: 1, 5: 2, 6: 3, 8: 4}.get(group_of(name), 5)
-
-
-def _same(a: Any, b: Any) -> bool:
-    if is_missing(a) or is_missing(b):
-        return is_missing(a) and is_missing(b)
-    return bool(a == b)
-
-
-def diff_table(rows: list[tuple], width: int) -> str:
-    """``column | A | B``, the values cut so that the table fits ``width``."""
-    names = [row[0] for row in rows]
-    sides = [[_diff_cell(row[i]) for row in rows] for i in (1, 2)]
-    room = width - min(max(map(len, names)), 40) - 4
+def diff_table(answer: RunDiff, width: int | None) -> str:
+    """``column | A | B | ...``: numbers after the first run's with their difference, the
+    values cut so that the table fits ``width`` (None: nothing cut)."""
+    rows = answer.rows
+    names = [row.column for row in rows]
+    count = len(answer.runs)
+    sides = [[_diff_cell(row, i, _precise(row)) for row in rows] for i in range(count)]
+    if width is None:
+        columns = [TextColumn("column", names, max_width=sys.maxsize)]
+        columns += [
+            TextColumn(letter, cells, max_width=sys.maxsize)
+            for letter, cells in zip(letters(count), sides, strict=True)
+        ]
+        return render(fit(columns, sys.maxsize, keep=len(columns)))
+    room = width - min(max(map(len, names)), 40) - 2 * count
     natural = [max(map(len, cells)) for cells in sides]
-    a_width = max(min(natural[0], max(room // 2, room - natural[1])), 6)
-    columns = [
-        TextColumn("column", names),
-        TextColumn("A", sides[0], max_width=a_width),
-        TextColumn("B", sides[1], max_width=max(room - a_width, 6)),
+    share = max(room // count, 6)
+    # a narrow column gives its spare room to the others
+    spare = sum(max(share - n, 0) for n in natural)
+    wide = sum(1 for n in natural if n > share) or 1
+    widths = [n if n <= share else max(share + spare // wide, 6) for n in natural]
+    columns = [TextColumn("column", names)]
+    columns += [
+        TextColumn(letter, cells, max_width=w)
+        for letter, cells, w in zip(letters(count), sides, widths, strict=True)
     ]
-    return render(fit(columns, width, keep=3))
+    return render(fit(columns, width, keep=len(columns)))
 
 
-def _diff_cell(value: Any) -> str:
-    return "(none)" if is_missing(value) else " ".join(value_text(value).split())
+def letters(count: int) -> list[str]:
+    """The names of the compared runs in ``diff``: A, B, C, ..."""
+    return [chr(ord("A") + i) if i < 26 else f"#{i + 1}" for i in range(count)]
+
+
+def _precise(row: DiffRow) -> bool:
+    """Whether 6 significant digits would make different values of the row look the same."""
+    floats = {v for v in row.values if isinstance(v, float) and not is_missing(v)}
+    return len({format(v, ".6g") for v in floats}) < len(floats)
+
+
+def _diff_cell(row: DiffRow, i: int, precise: bool) -> str:
+    value = row.values[i]
+    if is_missing(value):
+        return "(none)"
+    text = repr(float(value)) if precise and isinstance(value, float) else short_text(value)
+    text = " ".join(text.split())
+    delta = row.deltas[i]
+    return text if delta is None or i == 0 or delta == 0 else f"{text} ({_signed(delta)})"
+
+
+def code_lines(code: CodeChanges, names: list[str]) -> list[str]:
+    """The code change: ``git diff`` from the first run's commit to each other one's, then the
+    saved patches (uncommitted changes) when they differ between the runs."""
+    lines = []
+    for change in code.commits:
+        lines.append(
+            f"Code: git diff {change.old[:12]} {change.new[:12]}"
+            f"  ({names[0]} -> {names[change.run]})"
+        )
+        if change.note:
+            lines.append(f"  # {change.note}")
+        elif change.text:
+            lines.append(change.text.rstrip("\n"))
+        else:
+            lines.append("  # no change in the files git tracks")
+    for patch in code.patches:
+        lines.append(f"Uncommitted changes of {names[patch.run]}: {patch.path}")
+        lines.append(f"  # {patch.note}" if patch.note else (patch.text or "").rstrip("\n"))
+    return lines

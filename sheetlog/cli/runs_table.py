@@ -5,38 +5,68 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from collections.abc import Iterator
 from typing import Any
 
+from ..query import is_missing, varies
 from ..reading import Column
 from ..schema import ADOPTABLE_PREFIXES, group_of
 from .table_text import TextColumn, fit, render_blocks
 
-_LEADING = ("run_id", "name", "status")
-_CONTEXT = re.compile(r"(command|host|user)$|(sys|git|packages)\.")
+_IDENTITY = ("name", "status")
+_CONTEXT = re.compile(r"(command|host|user|metric_goals)$|(sys|git|packages)\.")
 _LINE_BREAKS = re.compile(r"\s*[\r\n]+\s*")
 
 
 def runs_table(
-    columns: dict[str, Column], chosen: list[str] | None, width: int
+    columns: dict[str, Column],
+    chosen: list[str] | None,
+    width: int | None,
+    sort: str | None = None,
 ) -> tuple[Iterator[str], list[str]]:
     """The table for ``ls`` (blocks of lines, see ``render_blocks``) and the headers of the
-    columns that did not fit.
+    columns that did not fit in ``width`` (None: no limit, nothing is cut).
 
-    Without ``chosen`` columns: run_id, name and status, then the columns whose values differ
-    between these runs, then the constant ones (see ``_table_rank`` for the order inside each).
-    """
+    The ``sort`` column is always shown. Without ``chosen`` columns the results come first (see
+    ``column_order``)."""
     if chosen:
-        order, keep = chosen, 1
+        order = chosen + ([sort] if sort and sort not in chosen else [])
+        keep = len(order) if sort and sort not in chosen else 1
     else:
-        leading = [name for name in _LEADING if name in columns]
-        rest = [name for name in columns if name not in leading]
-        varies = {name: _varies(columns[name].values) for name in rest}
-        order = leading + sorted(rest, key=lambda name: (not varies[name], _table_rank(name)))
-        keep = len(leading)
+        order, keep = column_order(columns, sort)
     headers = short_names(list(columns))
-    shown = fit(_text_columns(columns, order, headers), width, keep)
+    limit = width if width is not None else sys.maxsize
+    text = _text_columns(columns, order, headers, cut=width is not None)
+    shown = fit(text, limit, keep)
     return render_blocks(shown), [headers[name] for name in order[len(shown) :]]
+
+
+def column_order(columns: dict[str, Column], sort: str | None = None) -> tuple[list[str], int]:
+    """The columns of ``ls`` in order, and how many of them are always shown: name and status
+    (run_id before them when the names do not tell the runs apart), the ``sort`` column, the
+    metrics, the params that differ between these runs, then run_id and start_time, then the
+    other columns that differ, then those the same in every run (see ``_table_rank``)."""
+    names = columns["name"].values if "name" in columns else [None]
+    unique = not any(map(is_missing, names)) and len(set(map(str, names))) == len(names)
+    leading = [name for name in ("run_id",) if name in columns and not unique]
+    leading += [name for name in _IDENTITY if name in columns]
+    if sort and sort not in leading:
+        leading.append(sort)
+    rest = [name for name in columns if name not in leading]
+    differs = {name: varies(columns[name]) for name in rest}
+    filled = {name: any(not is_missing(v) for v in columns[name].values) for name in rest}
+
+    def rank(name: str) -> tuple[int, int]:
+        if name.startswith("metrics.") and filled[name]:
+            return (0, 0)
+        if name.startswith("params.") and differs[name]:
+            return (1, 0)
+        if name in ("run_id", "start_time"):
+            return (2, 0)
+        return (3 if differs[name] else 4, _table_rank(name))
+
+    return leading + sorted(rest, key=rank), len(leading)
 
 
 def short_names(columns: list[str]) -> dict[str, str]:
@@ -61,7 +91,7 @@ def cell_texts(column: Column) -> list[str]:
         return ["" if v != v else format(v, ".6g") for v in values]  # NaN is missing
     if column.kind == "integer":
         return ["" if v is None else str(v) for v in values]
-    texts = ["" if _missing(v) else v if type(v) is str else object_text(v) for v in values]
+    texts = ["" if is_missing(v) else v if type(v) is str else object_text(v) for v in values]
     if any("\n" in text or "\r" in text for text in texts):
         texts = [_LINE_BREAKS.sub(" ", text) for text in texts]
     return texts
@@ -74,21 +104,18 @@ def object_text(value: Any) -> str:
     return str(value)
 
 
-def _missing(value: Any) -> bool:
-    return value is None or (type(value) is float and value != value)
-
-
 def _text_columns(
-    columns: dict[str, Column], order: list[str], headers: dict[str, str]
+    columns: dict[str, Column], order: list[str], headers: dict[str, str], cut: bool = True
 ) -> Iterator[TextColumn]:
-    """Columns ready to draw, made one at a time (only those that fit are ever formatted)."""
+    """Columns ready to draw, made one at a time (only those that fit are ever formatted);
+    long text is cut only when ``cut``."""
     for name in order:
         column = columns[name]
         if name == "run_id":
-            ids = ["" if _missing(v) else str(v) for v in column.values]
+            ids = ["" if is_missing(v) else str(v) for v in column.values]
             yield TextColumn("run_id", _short_ids(ids))
             continue
-        widest = 30 if name == "name" else 40
+        widest = (30 if name == "name" else 40) if cut else sys.maxsize
         number = column.kind in ("integer", "float")
         cuttable = column.kind == "object"
         yield TextColumn(headers[name], cell_texts(column), number, widest, cuttable)
@@ -101,14 +128,6 @@ def _short_ids(ids: list[str]) -> list[str]:
         if len({run_id[:length] for run_id in ids}) == distinct:
             return [run_id[:length] for run_id in ids]
     return ids
-
-
-def _varies(values: list[Any]) -> bool:
-    keys = [None if _missing(value) else value for value in values]
-    try:
-        return len(set(keys)) > 1
-    except TypeError:  # lists or dicts in the column
-        return len(set(map(repr, keys))) > 1
 
 
 def _table_rank(name: str) -> int:
