@@ -17,7 +17,7 @@ import sheetlog
 from sheetlog.cli import main
 
 WORKFLOW = ["log", "run", "ls", "show", "best", "diff", "export", "sync", "status", "flush",
-            "doctor", "init"]  # fmt: skip
+            "pending", "doctor", "init"]  # fmt: skip
 
 
 def invoke(*args: str) -> Result:
