@@ -23,6 +23,7 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
+from . import lifecycle
 from .backends.base import Backend
 from .errors import TargetError, warn
 from .journal import Journal, PendingRun
@@ -33,6 +34,7 @@ LOCK_TIMEOUT_S = 120
 EXIT_WAIT_S = 10  # how long a process at exit waits for the leader writing its runs to let go
 _LEADER_ROUNDS = 1_000  # a leader hands over when others keep it writing that long
 _handed_over: dict[tuple[Path, str], Journal] = {}  # (journal directory, target): runs left
+lifecycle.in_child_after_fork(_handed_over.clear)  # a forked child checks only its own runs
 
 
 @dataclass
