@@ -48,14 +48,16 @@ _exit_hooks_installed = False
 _signals_installed = False
 _previous_handlers: dict[int, Any] = {}
 _ending_by_signal = False
+_held_signal: int | None = None  # a fatal signal waiting for the end of a run being saved
 _uncaught: BaseException | None = None
 _after_fork: list[Callable[[], None]] = []
 _mask_before_fork = threading.local()  # the signal mask of the thread forking
 
 
 def active_runs() -> list[Run]:
+    """Runs of this process still running (not those being ended now)."""
     with _lock:
-        return list(_active)
+        return [run for run in _active if run.status == "RUNNING"]
 
 
 def started(run: Run) -> None:
@@ -65,9 +67,14 @@ def started(run: Run) -> None:
 
 
 def ended(run: Run) -> None:
+    """``run`` has ended and its row is saved (or could not be): a fatal signal that arrived
+    while it was being saved ends the process now."""
     with _lock:
         if run in _active:
             _active.remove(run)
+        held = _held_signal if not _active else None
+    if held is not None:
+        _die_of(held)
 
 
 def in_child_after_fork(forget: Callable[[], None]) -> None:
@@ -96,7 +103,7 @@ def _at_exit() -> None:
 
 
 def _on_fatal_signal(signum: int, frame: Any) -> None:
-    global _ending_by_signal
+    global _ending_by_signal, _held_signal
     cause = f"terminated by {signal.Signals(signum).name}"
     previous = _previous_handlers.get(signum, signal.SIG_DFL)
     if callable(previous):  # the program's own handler decides whether this ends the process
@@ -110,6 +117,15 @@ def _on_fatal_signal(signum: int, frame: Any) -> None:
         return  # a second signal while the first one ends the runs: that one kills the process
     _ending_by_signal = True
     _finish_all("KILLED", cause)
+    with _lock:
+        if _active:  # a run whose end this signal interrupted: its row is saved first
+            _held_signal = signum
+            return
+    _die_of(signum)
+
+
+def _die_of(signum: int) -> None:
+    """Die of ``signum`` as the process would have without sheetlog."""
     signal.signal(signum, signal.SIG_DFL)
     os.kill(os.getpid(), signum)
 
@@ -171,11 +187,12 @@ def _unblock_fatal_signals() -> None:
 
 def _forget_parent_in_child() -> None:
     """Right after a fork, in the child (see the module docstring)."""
-    global _lock, _uncaught, _ending_by_signal, _signals_installed
+    global _lock, _uncaught, _ending_by_signal, _held_signal, _signals_installed
     _lock = threading.RLock()  # another thread of the parent may have held it at the fork
     inherited, _active[:] = list(_active), []
     _uncaught = None
     _ending_by_signal = False
+    _held_signal = None
     for run in inherited:
         run.detach()
     for forget in _after_fork:

@@ -265,8 +265,13 @@ class Run:
                 raise RuntimeError(f"run {self.run_id} has already ended ({self.status})")
             self.status = status
             self.error = error
+        try:
+            return self._write_row()
+        finally:
+            lifecycle.ended(self)  # only now: a fatal signal meanwhile waits for the row
+
+    def _write_row(self) -> dict[str, Any]:
         self.end_time = dt.datetime.now(dt.timezone.utc)
-        lifecycle.ended(self)
         record = self.record()
         # The last part of the history is saved here, with the row when there is one: handing
         # it to the writer thread and waiting for it costs a run a few ms of thread switching.

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import resource
 import shlex
 import signal
 import subprocess
@@ -227,10 +228,15 @@ def test_a_script_using_the_api_fills_the_wrappers_row(project: Path) -> None:
 
 @pytest.mark.parametrize(
     ("signum", "error"),
-    [(signal.SIGTERM, "terminated by SIGTERM"), (signal.SIGINT, "interrupted (Ctrl-C)")],
-    ids=["SIGTERM", "SIGINT"],
+    [
+        (signal.SIGTERM, "terminated by SIGTERM"),
+        (signal.SIGINT, "interrupted (Ctrl-C)"),
+        (signal.SIGHUP, "terminated by SIGHUP"),  # the terminal closed, SSH dropped
+        (signal.SIGQUIT, "terminated by SIGQUIT"),
+    ],
+    ids=["SIGTERM", "SIGINT", "SIGHUP", "SIGQUIT"],
 )
-def test_ctrl_c_or_sigterm_is_passed_on_and_the_run_is_killed(
+def test_ctrl_c_or_a_fatal_signal_is_passed_on_and_the_run_is_killed(
     project: Path, signum: int, error: str
 ) -> None:
     """The signal goes to sheetlog alone (no terminal: its own session), as `kill` would send it;
@@ -243,16 +249,20 @@ def test_ctrl_c_or_sigterm_is_passed_on_and_the_run_is_killed(
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
+        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_CORE, (0, 0)),  # SIGQUIT: no core
     )
     try:
         # The script prints "ready" and sleeps: its output comes through while it runs.
         assert wrapper.stdout is not None and wrapper.stdout.readline() == "ready\n"
         wrapper.send_signal(signum)
         wrapper.wait(TIMEOUT_S)
+        wrapper.communicate(timeout=TIMEOUT_S)  # its output ends: the script is gone too
     finally:
         if wrapper.poll() is None:
             os.killpg(wrapper.pid, signal.SIGKILL)
             wrapper.wait()
+    with pytest.raises(ProcessLookupError):  # nothing left behind as an orphan
+        os.killpg(wrapper.pid, 0)
     assert wrapper.returncode == 128 + signum
     row = only_row()
     assert (row["status"], row["exit_code"]) == ("KILLED", 128 + signum)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import math
@@ -188,7 +189,8 @@ def run(
     status = _status(outcome)
     error = None if status == "FINISHED" else (joined or {}).get("error") or _cause(outcome)
     current.finish(status, error=error)
-    click.echo(f"sheetlog: run {current.run_id} {status} -> {current.target}", err=True)
+    with contextlib.suppress(OSError):  # the terminal may be gone (SIGHUP)
+        click.echo(f"sheetlog: run {current.run_id} {status} -> {current.target}", err=True)
     raise click.exceptions.Exit(outcome.exit_code)
 
 

@@ -1,5 +1,7 @@
-"""Run a wrapped command as a child process: pass Ctrl-C and SIGTERM on to it, optionally read
-its output as it streams through, and tell how it ended."""
+"""Run a wrapped command as a child process: pass Ctrl-C and the fatal signals on to it
+(SIGTERM, SIGHUP when the terminal closes or SSH drops, SIGQUIT, SIGXCPU), optionally read its
+output as it streams through, and tell how it ended. The wrapper outlives the signal: it waits
+for the command to end, then writes the row; the command is never left behind as an orphan."""
 
 from __future__ import annotations
 
@@ -15,7 +17,9 @@ from typing import BinaryIO
 
 import click
 
-_FORWARDED = (signal.SIGINT, signal.SIGTERM)
+from ..lifecycle import FATAL_SIGNALS
+
+_FORWARDED = (signal.SIGINT, *FATAL_SIGNALS)
 _LINE_END = re.compile(rb"\r\n|\r|\n")  # \r too: progress bars redraw a line with it
 _LONGEST_LINE = 1 << 16  # bytes kept while waiting for the end of a line
 _DRAIN_S = 5.0  # how long to wait for the rest of the output once the command has exited
@@ -25,7 +29,7 @@ _DRAIN_S = 5.0  # how long to wait for the rest of the output once the command h
 class Outcome:
     exit_code: int  # as a shell reports it: 128 + N when the command died of signal N
     died_of: int | None  # the signal the command died of
-    interrupted_by: signal.Signals | None  # SIGINT or SIGTERM this process got while waiting
+    interrupted_by: signal.Signals | None  # a signal passed on to the command (the first one)
 
 
 def run_command(
@@ -79,7 +83,11 @@ class _Forwarder:
 @contextmanager
 def _forwarding_signals() -> Iterator[_Forwarder]:
     forwarder = _Forwarder()
-    previous = {signum: signal.signal(signum, forwarder.handle) for signum in _FORWARDED}
+    previous = {
+        signum: signal.signal(signum, forwarder.handle)
+        for signum in _FORWARDED
+        if signal.getsignal(signum) != signal.SIG_IGN  # nohup: the command ignores it too
+    }
     try:
         yield forwarder
     finally:
