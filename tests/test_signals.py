@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 import sheetlog
-FATAL_SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGXCPU)
+from sheetlog.lifecycle import FATAL_SIGNALS
 
 TIMEOUT_S = 60
 
@@ -51,9 +51,7 @@ def no_core_dump() -> None:
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # SIGQUIT and SIGXCPU dump core
 
 
-def signalled(
-    tmp_path: Path, signum: int | None, mode: str = "plain"
-) -> subprocess.Popen[str]:
+def signalled(tmp_path: Path, signum: int | None, mode: str = "plain") -> subprocess.Popen[str]:
     """The script, sent ``signum`` (if any) once it is ready, then a line on stdin; ended."""
     script = tmp_path / "train.py"
     script.write_text(SCRIPT)
