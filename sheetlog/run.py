@@ -283,7 +283,7 @@ class Run:
         if self._attach_file is not None:  # the wrapper writes the row
             if history is not None:
                 self._save_last_history(history)
-            attach.write(self._attach_file, record)
+            attach.write(self._attach_file, record, self.target)
             return record
         try:
             self.journal.add_run(record, [self.target], history=history)

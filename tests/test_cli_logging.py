@@ -280,3 +280,74 @@ def test_run_into_a_google_sheet_from_a_real_process(project: Path, fake_sheets)
     assert (row["status"], row["params.lr"], row["params.epochs"]) == ("FINISHED", 0.5, 3)
     assert fake_sheets.values(key, "Runs")[0][0] == "run_id"
     assert not (project / "runs.xlsx").exists()
+
+
+# -- sheetlog run: where the row goes, and who joins it -------------------------------------
+
+
+OWN_TARGET = """
+import sheetlog
+with sheetlog.start_run({"lr": 0.5}, target="other.xlsx") as run:
+    run.log_metrics({"loss": 0.25})
+"""
+
+
+def test_the_row_goes_to_the_target_the_wrapped_script_names(project: Path) -> None:
+    (project / "own_target.py").write_text(OWN_TARGET)
+    done = sheetlog_command(project, "run", "--", sys.executable, "own_target.py")
+    assert done.returncode == 0, done.stderr
+    row = only_row("other.xlsx")
+    assert (row["params.lr"], row["metrics.loss"], row["exit_code"]) == (0.5, 0.25, 0)
+    assert not (project / "runs.xlsx").exists()
+    assert "other.xlsx" in done.stderr
+
+
+def test_the_scripts_own_target_wins_over_t_and_the_wrapper_says_so(project: Path) -> None:
+    (project / "own_target.py").write_text(OWN_TARGET)
+    command = ["run", "-t", "chosen.xlsx", "--", sys.executable, "own_target.py"]
+    done = sheetlog_command(project, *command)
+    assert done.returncode == 0, done.stderr
+    assert only_row("other.xlsx")["params.lr"] == 0.5
+    assert not (project / "chosen.xlsx").exists()
+    assert "names its own target" in done.stderr
+
+
+SWEEP = """
+import subprocess, sys, sheetlog
+for lr in (0.1, 0.2, 0.3):
+    sheetlog.log_run({"lr": lr}, {"loss": lr / 2})
+"""
+
+
+def test_t_is_the_target_of_every_run_the_command_starts(project: Path) -> None:
+    (project / "sweep.py").write_text(SWEEP)
+    done = sheetlog_command(project, "run", "-t", "chosen.xlsx", "--", sys.executable, "sweep.py")
+    assert done.returncode == 0, done.stderr
+    frame = sheetlog.load("chosen.xlsx")
+    assert sorted(frame["params.lr"]) == [0.1, 0.2, 0.3]
+    assert frame["exit_code"].notna().sum() == 1  # the first run joined the wrapper's row
+    assert not (project / "runs.xlsx").exists()
+
+
+def test_of_processes_started_at_once_one_joins_and_the_others_keep_their_rows(
+    project: Path,
+) -> None:
+    """A shell line that starts three scripts at once: each one's first run used to claim the
+    wrapper's run, and all but one row were lost."""
+    script = "import sys, sheetlog; sheetlog.log_run({'worker': int(sys.argv[1])})"
+    (project / "worker.py").write_text(script)
+    starts = " & ".join(f"{shlex.quote(sys.executable)} worker.py {i}" for i in range(3))
+    done = sheetlog_command(project, "run", "--", "sh", "-c", f"{starts} & wait")
+    assert done.returncode == 0, done.stderr
+    frame = sheetlog.load("runs.xlsx")
+    assert sorted(frame["params.worker"]) == [0, 1, 2]
+    assert frame["exit_code"].notna().sum() == 1
+    assert not list((project / ".sheetlog" / "attach").iterdir())
+
+
+def test_p_adds_params_that_win_over_the_command_line_and_the_script(project: Path) -> None:
+    command = [sys.executable, "uses_api.py", "--lr", "0.01", "--epochs", "3"]
+    done = sheetlog_command(project, "run", "-p", "lr=0.7", "-p", "data=v2", "--", *command)
+    assert done.returncode == 0, done.stderr
+    row = only_row()
+    assert (row["params.lr"], row["params.data"], row["params.epochs"]) == (0.7, "v2", 3)

@@ -130,6 +130,12 @@ def _json_row(row: dict[str, CellValue]) -> str:
 @click.command("run", context_settings={"allow_interspersed_args": False})
 @target_option
 @journal_option
+@_key_value_option(
+    "-p",
+    "--param",
+    "params",
+    help="A hyper-parameter (repeatable); wins over the command's options and what it logs.",
+)
 @click.option("--name", help="The run's name.")
 @_key_value_option("--tag", "tags", help="A tag (repeatable).")
 @click.option(
@@ -146,6 +152,7 @@ def _json_row(row: dict[str, CellValue]) -> str:
 def run(
     target: str | None,
     journal_dir: str | None,
+    params: dict[str, CellValue],
     name: str | None,
     tags: dict[str, CellValue],
     metrics_from_output: bool,
@@ -157,7 +164,10 @@ def run(
     params.lr, --batch-size 32 params.batch_size, a bare --flag true), its duration, its
     exit_code, and a status: FINISHED on exit code 0, FAILED on any other, KILLED when it died
     of a signal or was stopped with Ctrl-C or SIGTERM (passed on to it). A command that uses
-    sheetlog.start_run() fills this same row (what it logs wins over the parsed options).
+    sheetlog.start_run() fills this same row (what it logs wins over the parsed options; -p,
+    --name and --tag win over both), and the row goes to the target of that run: the target it
+    names in start_run(target=...), else -t (which the command gets as SHEETLOG_TARGET, so that
+    every run it starts without a target of its own goes there too), else the usual default.
     Exits with the command's exit code (128 + N when it died of signal N).
 
     \b
@@ -166,10 +176,16 @@ def run(
       sheetlog run -t gsheet://<key>/Runs --metrics-from-output -- ./train.sh --lr 0.1
     """
     current = start_run(
-        command_params(command[1:]), name=name, tags=tags, target=target, journal_dir=journal_dir
+        {**command_params(command[1:]), **params},
+        name=name,
+        tags=tags,
+        target=target,
+        journal_dir=journal_dir,
     )
     _describe_command(current, command)
     env = {**os.environ, **attach.child_environment(current.run_id, current.journal.directory)}
+    if target:
+        env["SHEETLOG_TARGET"] = current.target  # resolved: the command may change directory
     on_line = None
     if metrics_from_output:
         env["PYTHONUNBUFFERED"] = "1"  # else Python prints nothing until its buffer is full
@@ -182,16 +198,32 @@ def run(
         raise click.exceptions.Exit(127 if isinstance(error, FileNotFoundError) else 126) from None
     joined = attach.take(attach.attach_file(current.run_id, current.journal.directory))
     if joined:
-        current.absorb(joined)
+        current.absorb(joined.record)
         current.name = name or current.name  # what the sheetlog command line says wins
+        current.log_params(params)
         current.set_tags(tags)
+        _follow_target(current, joined.target, explicit=target)
     current.context["exit_code"] = outcome.exit_code
     status = _status(outcome)
-    error = None if status == "FINISHED" else (joined or {}).get("error") or _cause(outcome)
+    joined_error = joined.record.get("error") if joined else None
+    error = None if status == "FINISHED" else joined_error or _cause(outcome)
     current.finish(status, error=error)
     with contextlib.suppress(OSError):  # the terminal may be gone (SIGHUP)
         click.echo(f"sheetlog: run {current.run_id} {status} -> {current.target}", err=True)
     raise click.exceptions.Exit(outcome.exit_code)
+
+
+def _follow_target(current: Run, joined_target: str | None, explicit: str | None) -> None:
+    """The row goes where the command's own run chose to go (see ``run``'s help)."""
+    if not joined_target or joined_target == current.target:
+        return
+    if explicit:
+        click.echo(
+            f"sheetlog: the command's run names its own target, {joined_target}: its row goes"
+            f" there, not to -t {explicit}",
+            err=True,
+        )
+    current.target = joined_target
 
 
 def _describe_command(current: Run, command: tuple[str, ...]) -> None:
