@@ -58,7 +58,8 @@ def claim() -> Parent | None:
         return None
     except OSError as error:
         warn(
-            f"sheetlog: cannot join the run of `sheetlog run` ({error}); this run gets a row of its own"
+            f"sheetlog: cannot join the run of `sheetlog run` ({error});"
+            " this run gets a row of its own"
         )
         return None
     return Parent(run_id, Path(path))
