@@ -180,6 +180,13 @@ class Run:
             step = _checked_step(step)
         self._record_metrics(entries, step, now)
 
+    def log_metrics_at(
+        self, when: float, metrics: Mapping[str, Any], step: int | None = None
+    ) -> None:
+        """``log_metrics`` for values seen earlier, at ``when`` (seconds since the epoch, as
+        ``time.time()``): ``sheetlog run`` records a command's printed metrics this way."""
+        self._log_new_metrics(metrics, step, when)
+
     def _log_new_metrics(self, metrics: Mapping[str, Any], step: int | None, now: float) -> None:
         """``log_metrics`` for keys or types not seen yet: flatten and check everything, and
         remember plain keys and number types for the fast path."""

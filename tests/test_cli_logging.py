@@ -351,3 +351,55 @@ def test_p_adds_params_that_win_over_the_command_line_and_the_script(project: Pa
     assert done.returncode == 0, done.stderr
     row = only_row()
     assert (row["params.lr"], row["params.data"], row["params.epochs"]) == (0.7, "v2", 3)
+
+
+# -- sheetlog run --metrics-from-output: metrics, not code ------------------------------------
+
+DIVERGES = """
+import math
+for epoch in range(2):
+    print(f"epoch={epoch} loss={0.5 - epoch / 10} acc: {0.6 + epoch / 10}")
+
+def sigmoid(x):
+    p = 1 / (1 + math.exp(x))
+    return p
+
+sigmoid(1000)
+"""
+
+
+def test_metrics_from_output_reads_metrics_not_a_traceback(project: Path) -> None:
+    (project / "diverges.py").write_text(DIVERGES)
+    command = ["run", "--metrics-from-output", "--", sys.executable, "diverges.py"]
+    done = sheetlog_command(project, *command)
+    assert done.returncode == 1
+    assert "p = 1 / (1 + math.exp(x))" in done.stderr  # the traceback still reaches the user
+    row = only_row()
+    metrics = sorted(column for column in row if column.startswith("metrics."))
+    assert metrics == ["metrics.acc", "metrics.loss"]  # not p, not epoch (the step)
+    assert (row["status"], row["error"]) == ("FAILED", "OverflowError: math range error")
+    history = sheetlog.load_history(row["run_id"], "loss", journal_dir=project / ".sheetlog")
+    assert history[["step", "value"]].values.tolist() == [[0, 0.5], [1, 0.4]]
+
+
+PRINTS_AND_LOGS = """
+import sheetlog
+with sheetlog.start_run() as run:
+    for step in range(3):
+        run.log_metrics({"loss": 1.0 / (step + 1)}, step=step)
+        print(f"step={step} loss={1.0 / (step + 1)} printed_only={step}")
+"""
+
+
+def test_a_script_that_also_uses_the_api_does_not_get_its_history_twice(project: Path) -> None:
+    (project / "both.py").write_text(PRINTS_AND_LOGS)
+    command = ["run", "--metrics-from-output", "--", sys.executable, "both.py"]
+    done = sheetlog_command(project, *command)
+    assert done.returncode == 0, done.stderr
+    row = only_row()
+    journal = project / ".sheetlog"
+    loss = sheetlog.load_history(row["run_id"], "loss", journal_dir=journal)
+    assert loss["step"].tolist() == [0, 1, 2]  # from the API only
+    printed = sheetlog.load_history(row["run_id"], "printed_only", journal_dir=journal)
+    assert printed[["step", "value"]].values.tolist() == [[0, 0], [1, 1], [2, 2]]
+    assert (row["metrics.loss"], row["metrics.printed_only"]) == (pytest.approx(1 / 3), 2)

@@ -9,7 +9,6 @@ import math
 import os
 import shlex
 import signal
-from collections.abc import Callable
 from typing import Any
 
 import click
@@ -18,8 +17,9 @@ from .. import attach
 from ..api import log_run, start_run
 from ..run import Run
 from ..values import CellValue, nonfinite_text
-from .arguments import assignments, command_params, output_metrics
+from .arguments import assignments, command_params
 from .common import fails_cleanly, journal_option, target_option
+from .output_metrics import OutputMetrics
 from .wrap import Outcome, run_command
 
 _STATUSES = ["FINISHED", "FAILED", "KILLED"]
@@ -186,17 +186,18 @@ def run(
     env = {**os.environ, **attach.child_environment(current.run_id, current.journal.directory)}
     if target:
         env["SHEETLOG_TARGET"] = current.target  # resolved: the command may change directory
-    on_line = None
-    if metrics_from_output:
+    output = OutputMetrics() if metrics_from_output else None
+    if output is not None:
         env["PYTHONUNBUFFERED"] = "1"  # else Python prints nothing until its buffer is full
-        on_line = _metrics_reader(current)
     try:
-        outcome = run_command(command, env, on_line)
+        outcome = run_command(command, env, output.reader if output else None)
     except OSError as error:
         current.finish("FAILED", error=f"{type(error).__name__}: {error}")
         click.echo(f"sheetlog: cannot run {command[0]!r}: {error}", err=True)
         raise click.exceptions.Exit(127 if isinstance(error, FileNotFoundError) else 126) from None
     joined = attach.take(attach.attach_file(current.run_id, current.journal.directory))
+    if output is not None:
+        _record_output_metrics(current, output, joined)
     if joined:
         current.absorb(joined.record)
         current.name = name or current.name  # what the sheetlog command line says wins
@@ -205,8 +206,11 @@ def run(
         _follow_target(current, joined.target, explicit=target)
     current.context["exit_code"] = outcome.exit_code
     status = _status(outcome)
-    joined_error = joined.record.get("error") if joined else None
-    error = None if status == "FINISHED" else joined_error or _cause(outcome)
+    error = None
+    if status != "FINISHED":
+        joined_error = joined.record.get("error") if joined else None
+        printed = output.error if output is not None and status == "FAILED" else None
+        error = joined_error or printed or _cause(outcome)
     current.finish(status, error=error)
     with contextlib.suppress(OSError):  # the terminal may be gone (SIGHUP)
         click.echo(f"sheetlog: run {current.run_id} {status} -> {current.target}", err=True)
@@ -237,12 +241,18 @@ def _describe_command(current: Run, command: tuple[str, ...]) -> None:
             del current.context[column]
 
 
-def _metrics_reader(current: Run) -> Callable[[str], None]:
-    def read(line: str) -> None:
-        if metrics := output_metrics(line):
-            current.log_metrics(metrics)
-
-    return read
+def _record_output_metrics(
+    current: Run, output: OutputMetrics, joined: attach.Joined | None
+) -> None:
+    """The metrics read from the output, with their steps and times, except those the command
+    logged itself through the API (its values and history win; never recorded twice)."""
+    logged = {
+        column.removeprefix("metrics.")
+        for column in (joined.record if joined else {})
+        if column.startswith("metrics.")
+    }
+    for when, step, values in output.calls(skip=logged):
+        current.log_metrics_at(when, values, step=step)
 
 
 def _status(outcome: Outcome) -> str:

@@ -35,20 +35,21 @@ class Outcome:
 def run_command(
     command: Sequence[str],
     env: Mapping[str, str],
-    on_line: Callable[[str], None] | None = None,
+    line_reader: Callable[[], Callable[[str], None]] | None = None,
 ) -> Outcome:
     """Run ``command`` to its end. Its output goes straight to the terminal, or, with
-    ``on_line``, through this process (to the same stdout and stderr, chunk by chunk as it comes)
-    so that ``on_line`` sees every line of both. OSError when it cannot be started."""
-    capture = subprocess.PIPE if on_line else None
+    ``line_reader``, through this process (to the same stdout and stderr, chunk by chunk as it
+    comes): ``line_reader()`` makes one reader per stream, which sees every line of it in order.
+    OSError when it cannot be started."""
+    capture = subprocess.PIPE if line_reader else None
     with _forwarding_signals() as forwarder:
         process = subprocess.Popen(command, env=dict(env), stdout=capture, stderr=capture)
         forwarder.started(process)
         pumps = []
-        if on_line is not None:
+        if line_reader is not None:
             pumps = [
-                _start_pump(process.stdout, click.get_binary_stream("stdout"), on_line),
-                _start_pump(process.stderr, click.get_binary_stream("stderr"), on_line),
+                _start_pump(process.stdout, click.get_binary_stream("stdout"), line_reader()),
+                _start_pump(process.stderr, click.get_binary_stream("stderr"), line_reader()),
             ]
         returncode = process.wait()
         for pump in pumps:
