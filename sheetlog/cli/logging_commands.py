@@ -141,9 +141,10 @@ def _json_row(row: dict[str, CellValue]) -> str:
 @click.option(
     "--metrics-from-output",
     is_flag=True,
-    help="Read final metrics from what the command prints: key=value or key: value with a"
-    " number (the last value of each key wins). Its output then passes through sheetlog, and"
-    " Python commands run unbuffered.",
+    help="Read metrics from what the command prints: key=value or key: value with a number"
+    " (the last value of each key wins; epoch=/step= on a line is its step; tracebacks and code"
+    " are skipped, and a traceback's last line is the error). Its output then passes through"
+    " sheetlog, and Python commands run unbuffered.",
 )
 @click.argument(
     "command", nargs=-1, required=True, type=click.UNPROCESSED, metavar="-- COMMAND [ARGS]..."
@@ -163,7 +164,8 @@ def run(
     The row holds the command line, its long options as parameters (--lr 0.01 and --lr=0.01 give
     params.lr, --batch-size 32 params.batch_size, a bare --flag true), its duration, its
     exit_code, and a status: FINISHED on exit code 0, FAILED on any other, KILLED when it died
-    of a signal or was stopped with Ctrl-C or SIGTERM (passed on to it). A command that uses
+    of a signal or was stopped with Ctrl-C, SIGTERM, SIGHUP or SIGQUIT (passed on to it; the
+    row is written once the command has ended). A command that uses
     sheetlog.start_run() fills this same row (what it logs wins over the parsed options; -p,
     --name and --tag win over both), and the row goes to the target of that run: the target it
     names in start_run(target=...), else -t (which the command gets as SHEETLOG_TARGET, so that
