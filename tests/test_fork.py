@@ -225,3 +225,22 @@ def test_a_torch_dataloader_with_two_workers_leaves_one_finished_row(tmp_path: P
     )
     row = assert_one_finished_run(tmp_path)
     assert row["metrics.total"] == sum(range(64))
+
+
+def test_pools_terminated_as_soon_as_they_start_never_hang_the_trainer(tmp_path: Path) -> None:
+    """Pool.terminate right after the workers were forked: a SIGTERM that reached a worker
+    before its Python handlers were reset was lost (CPython drops signals that arrive during the
+    fork), the worker lived on and the parent hung joining it. Fatal signals are now held
+    across the fork."""
+    run_script(
+        tmp_path,
+        """
+        if __name__ == "__main__":
+            with sheetlog.start_run(name="parent", **WHERE) as run:
+                for _ in range(50):
+                    pool = multiprocessing.get_context("fork").Pool(4)
+                    pool.terminate()
+                    pool.join()
+        """,
+    )
+    assert_one_finished_run(tmp_path)
