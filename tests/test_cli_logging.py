@@ -403,3 +403,22 @@ def test_a_script_that_also_uses_the_api_does_not_get_its_history_twice(project:
     printed = sheetlog.load_history(row["run_id"], "printed_only", journal_dir=journal)
     assert printed[["step", "value"]].values.tolist() == [[0, 0], [1, 1], [2, 2]]
     assert (row["metrics.loss"], row["metrics.printed_only"]) == (pytest.approx(1 / 3), 2)
+
+
+def test_a_hangup_ignored_with_nohup_is_not_passed_on(project: Path) -> None:
+    """Under nohup, SIGHUP is ignored by sheetlog run and by the command: it runs to its end."""
+    script = "import time; print('ready', flush=True); time.sleep(1)"
+    wrapper = subprocess.Popen(
+        [sys.executable, "-m", "sheetlog", "run", "--", sys.executable, "-c", script],
+        cwd=project,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN),
+    )
+    assert wrapper.stdout is not None and wrapper.stdout.readline() == "ready\n"
+    wrapper.send_signal(signal.SIGHUP)
+    _, errors = wrapper.communicate(timeout=TIMEOUT_S)
+    assert wrapper.returncode == 0, errors
+    assert only_row()["status"] == "FINISHED"

@@ -16,6 +16,7 @@ import click
 from .. import attach
 from ..api import log_run, start_run
 from ..run import Run
+from ..schema import clean_key
 from ..values import CellValue, nonfinite_text
 from .arguments import assignments, command_params
 from .common import fails_cleanly, journal_option, target_option
@@ -253,7 +254,8 @@ def _record_output_metrics(
         for column in (joined.record if joined else {})
         if column.startswith("metrics.")
     }
-    for when, step, values in output.calls(skip=logged):
+    printed_and_logged = {name for name in output.names if clean_key(name) in logged}
+    for when, step, values in output.calls(skip=printed_and_logged):
         current.log_metrics_at(when, values, step=step)
 
 
