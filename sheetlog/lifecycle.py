@@ -73,8 +73,12 @@ def ended(run: Run) -> None:
         if run in _active:
             _active.remove(run)
         held = _held_signal if not _active else None
-    if held is not None:
+    if held is None:
+        return
+    if threading.current_thread() is threading.main_thread():
         _die_of(held)
+    else:
+        os.kill(os.getpid(), held)  # the handler, on the main thread, ends the process
 
 
 def in_child_after_fork(forget: Callable[[], None]) -> None:
@@ -113,12 +117,11 @@ def _on_fatal_signal(signum: int, frame: Any) -> None:
             _finish_all("KILLED", cause)
             raise
         return
-    if _ending_by_signal:
-        return  # a second signal while the first one ends the runs: that one kills the process
-    _ending_by_signal = True
-    _finish_all("KILLED", cause)
+    if not _ending_by_signal:  # a second signal does not end the runs again
+        _ending_by_signal = True
+        _finish_all("KILLED", cause)
     with _lock:
-        if _active:  # a run whose end this signal interrupted: its row is saved first
+        if _active:  # a row being saved (its end was interrupted, or in another thread) first
             _held_signal = signum
             return
     _die_of(signum)

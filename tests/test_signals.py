@@ -126,3 +126,43 @@ def test_a_signal_while_a_run_ends_normally_waits_for_its_row(tmp_path: Path) ->
     assert process.returncode == -signal.SIGTERM
     frame = sheetlog.load(tmp_path / "runs.xlsx")
     assert frame[["status", "metrics.handled"]].values.tolist() == [["FINISHED", 0]]
+
+
+IN_A_THREAD = """
+import os, signal, sys, threading, sheetlog
+TARGET, JOURNAL = sys.argv[1:3]
+
+def sigterm_when_the_row_is_saved(frame, event, arg):
+    if event == "call" and frame.f_code.co_name == "add_run":
+        threading.setprofile(None)
+        sys.setprofile(None)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+def train():
+    sys.setprofile(sigterm_when_the_row_is_saved)
+    with sheetlog.start_run(target=TARGET, journal_dir=JOURNAL, capture=False) as run:
+        run.log_metrics({"loss": 0.5})
+
+sheetlog.start_run(target=TARGET, journal_dir=JOURNAL, capture=False).finish()  # hooks installed
+worker = threading.Thread(target=train)
+worker.start()
+worker.join()
+print("the process went on after SIGTERM", flush=True)
+"""
+
+
+def test_a_signal_while_another_thread_saves_a_row_ends_the_process_after_it(
+    tmp_path: Path,
+) -> None:
+    script = tmp_path / "train.py"
+    script.write_text(IN_A_THREAD)
+    done = subprocess.run(
+        [sys.executable, str(script), str(tmp_path / "runs.xlsx"), str(tmp_path / ".sheetlog")],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT_S,
+    )
+    assert done.returncode == -signal.SIGTERM, done.stdout + done.stderr
+    frame = sheetlog.load(tmp_path / "runs.xlsx")
+    assert frame["status"].tolist() == ["FINISHED", "FINISHED"]
+    assert frame["metrics.loss"].tolist()[1] == 0.5
