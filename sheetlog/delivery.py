@@ -29,6 +29,7 @@ from typing import Any
 
 from filelock import FileLock, Timeout
 
+from . import lifecycle
 from .backends.base import Backend
 from .errors import TargetError, TargetUnavailable, warn
 from .journal import Journal, PendingRun
@@ -41,6 +42,8 @@ EXIT_WAIT_S = 10  # how long a process at exit waits for the leader writing its 
 _LEADER_ROUNDS = 1_000  # a leader hands over when others keep it writing that long
 _handed_over: dict[tuple[Path, str], Journal] = {}  # (journal directory, target): runs left
 _unjournaled: list[tuple[Journal, str, dict[str, Any]]] = []  # rows the journal could not take
+lifecycle.in_child_after_fork(_handed_over.clear)  # a forked child checks only its own runs
+lifecycle.in_child_after_fork(_unjournaled.clear)  # and never writes its parent's rows
 
 
 @dataclass

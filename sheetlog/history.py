@@ -147,6 +147,13 @@ class _Writer:
         failures, self.failures = self.failures, []
         return failures
 
+    def forget_parent(self) -> None:
+        """In a forked child: the parent's thread, queue, lock and failures are not its own."""
+        self._lock = threading.Lock()
+        self._queue = queue.Queue(maxsize=QUEUED_BLOCKS)
+        self._thread = None
+        self.failures = []
+
     def _work(self) -> None:
         work = self._queue
         while True:

@@ -10,6 +10,7 @@ import numbers
 import operator
 import os
 import sqlite3
+import sys
 import threading
 import time
 import uuid
@@ -34,6 +35,7 @@ Goal = Literal["min", "max"]
 _MIN_STEP, _MAX_STEP = -(2**63), 2**63  # steps are stored as 64-bit integers
 _journals: dict[Path, Journal] = {}
 _journals_lock = threading.Lock()
+_parents_journals: list[Journal] = []  # in a forked child: kept, never used (see _forget_journals)
 #: Columns a run keeps as its own when it absorbs the row of a run that joined it.
 _OWN_COLUMNS = frozenset(
     ["run_id", "status", "start_time", "end_time", "duration_s", "command", "error"]
@@ -51,6 +53,20 @@ def open_journal(directory: str | os.PathLike[str] | None = None) -> Journal:
         return _journals[path]
 
 
+def _forget_journals() -> None:
+    """In a forked child: the parent's SQLite connections and journal lock descriptors must not
+    be used (SQLite forbids it; releasing the inherited ``flock`` would release the parent's),
+    nor closed by the garbage collector: they are kept aside and the child opens its own."""
+    global _journals_lock
+    _journals_lock = threading.Lock()
+    _parents_journals.extend(_journals.values())
+    _journals.clear()
+
+
+lifecycle.in_child_after_fork(_forget_journals)
+lifecycle.in_child_after_fork(history_writer.forget_parent)
+
+
 class Run:
     """One training run. Use ``sheetlog.start_run(...)`` to make one."""
 
@@ -65,8 +81,12 @@ class Run:
         capture: bool | CaptureOptions | Iterable[str] | None = True,
         journal_dir: str | os.PathLike[str] | None = None,
     ) -> None:
+        # A forked child detaches its parent's runs, and a script's top-level start_run() run
+        # again by a multiprocessing worker starts detached: they are never written (lifecycle).
+        self._detached = _reexecuted_main()
+        self._warned_detached = self._detached  # the warning below says it all
         # Under `sheetlog run`, the first run joins the wrapper's run (see sheetlog.attach).
-        parent = attach.claim()
+        parent = None if self._detached else attach.claim()
         self.run_id = parent.run_id if parent else uuid.uuid4().hex
         self._attach_file = parent.attach_file if parent else None
         self.target = target_key(resolve_target(target))
@@ -90,7 +110,7 @@ class Run:
         self._number_types: set[type] = {float, int}
         self._model: dict[str, CellValue] = {}
         self.context = capture_context(
-            CaptureOptions.parse(capture),
+            CaptureOptions.parse(False if self._detached else capture),
             run_id=self.run_id,
             patch_dir=self.journal.directory / "patches",
         )
@@ -98,11 +118,18 @@ class Run:
             self.log_params(params)
         if tags:
             self.set_tags(tags)
-        try:
-            self.journal.note_started(self.run_id, self.name, self.target)
-        except sqlite3.Error as error:  # only `sheetlog status` misses it
-            warn(f"sheetlog could not note run {self.run_id} as started: {error}")
-        lifecycle.started(self)
+        if self._detached:
+            warn(
+                f"sheetlog: start_run() ran again in multiprocessing worker {os.getpid()}, which"
+                " re-imports the main script: this copy of the run is not logged; put the run"
+                ' under `if __name__ == "__main__":`'
+            )
+        else:
+            try:
+                self.journal.note_started(self.run_id, self.name, self.target)
+            except sqlite3.Error as error:  # only `sheetlog status` misses it
+                warn(f"sheetlog could not note run {self.run_id} as started: {error}")
+            lifecycle.started(self)
 
     def __repr__(self) -> str:
         return f"<Run {self.run_id} {self.status} -> {self.target}>"
@@ -114,6 +141,8 @@ class Run:
 
     def log_params(self, params: Mapping[str, Any]) -> None:
         """Record hyper-parameters; nested dicts become dotted names (``optimizer.lr``)."""
+        if self._detached:
+            return self._not_here("params")
         self._check_running("log_params")
         flat = flatten("params", params)
         with self._lock:
@@ -123,6 +152,8 @@ class Run:
         self.set_tags({key: value})
 
     def set_tags(self, tags: Mapping[str, Any]) -> None:
+        if self._detached:
+            return self._not_here("tags")
         self._check_running("set_tags")
         flat = flatten("tags", tags)
         with self._lock:
@@ -171,6 +202,13 @@ class Run:
             step = _checked_step(step)
         self._record_metrics(entries, step, now)
 
+    def log_metrics_at(
+        self, when: float, metrics: Mapping[str, Any], step: int | None = None
+    ) -> None:
+        """``log_metrics`` for values seen earlier, at ``when`` (seconds since the epoch, as
+        ``time.time()``): ``sheetlog run`` records a command's printed metrics this way."""
+        self._log_new_metrics(metrics, step, when)
+
     def _log_new_metrics(self, metrics: Mapping[str, Any], step: int | None, now: float) -> None:
         """``log_metrics`` for keys or types not seen yet: flatten and check everything, and
         remember plain keys and number types for the fast path."""
@@ -191,6 +229,8 @@ class Run:
     def _record_metrics(
         self, entries: list[tuple[str, int, float]], step: int | None, now: float
     ) -> None:
+        if self._detached:
+            return self._not_here("metrics")
         with self._lock:
             summaries = self._summaries
             current = self._metrics
@@ -213,6 +253,8 @@ class Run:
     def log_model(self, path: str | os.PathLike[str], *, checksum: bool = True) -> None:
         """Record where the trained model is, with its size and (unless disabled) sha256.
         A path that does not exist (yet) is recorded all the same, with a warning."""
+        if self._detached:
+            return self._not_here("the model")
         self._check_running("log_model")
         model = Path(path).expanduser().resolve()
         if not model.exists():
@@ -242,8 +284,8 @@ class Run:
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, _tb: object
     ) -> None:
-        if self.status != "RUNNING":
-            return
+        if self.status != "RUNNING" or self._detached:
+            return  # a forked child leaving the parent's `with` block does not end its run
         if exc_type is None:
             self.finish()
             return
@@ -261,15 +303,24 @@ class Run:
         """End the run: commit its row to the journal, then write every pending row to the target.
 
         Returns the row. A target that cannot take it now leaves it pending (with a warning).
+        In a forked child, the parent's run is not ended: a warning, and the row as it stands.
         """
+        if self._detached:
+            self._not_here("the end of the run")
+            return self.record()
         status = end_status(status)
         with self._lock:
             if self.status != "RUNNING":
                 raise RuntimeError(f"run {self.run_id} has already ended ({self.status})")
             self.status = status
             self.error = error
+        try:
+            return self._write_row()
+        finally:
+            lifecycle.ended(self)  # only now: a fatal signal meanwhile waits for the row
+
+    def _write_row(self) -> dict[str, Any]:
         self.end_time = dt.datetime.now(dt.timezone.utc)
-        lifecycle.ended(self)
         record = self.record()
         # The last part of the history is saved here, with the row when there is one: handing
         # it to the writer thread and waiting for it costs a run a few ms of thread switching.
@@ -281,7 +332,7 @@ class Run:
         if self._attach_file is not None:  # the wrapper writes the row
             if history is not None:
                 self._save_last_history(history)
-            attach.write(self._attach_file, record)
+            attach.write(self._attach_file, record, self.target)
             return record
         try:
             self._journal_run(record, history)
@@ -301,6 +352,25 @@ class Run:
                 raise
             self._history_not_saved(error)
             self.journal.add_run(record, [self.target])  # the row, at least
+
+    def detach(self) -> None:
+        """Make this copy of the run inert: this process (a forked child) never ends or writes
+        it, and the history inherited unsaved is dropped (the parent saves it)."""
+        self._detached = True
+        self._lock = threading.RLock()  # another thread of the parent may have held it
+        self._history.take()
+
+    def _not_here(self, what: str) -> None:
+        """Warn (once per process) that what this process logs to a run it does not own is
+        dropped."""
+        if self._warned_detached:
+            return
+        self._warned_detached = True
+        warn(
+            f"sheetlog: run {self.run_id} belongs to the process that started it; {what} logged"
+            f" in process {os.getpid()} (a forked or multiprocessing worker) is not recorded."
+            " Log from the parent process, or start a run of this worker's own."
+        )
 
     def _save_last_history(self, history: bytes) -> None:
         try:
@@ -362,8 +432,21 @@ class Run:
         """Hand the filled part of the history to the writer thread."""
         with self._lock:
             block = self._history.take()
-        if block is not None:
+        if block is not None and not self._detached:
             history_writer.submit(self.journal, self.run_id, block)
+
+
+def _reexecuted_main() -> bool:
+    """Whether this is the main script's top-level code run again in a multiprocessing worker
+    (spawn and forkserver start a worker by importing the main script as ``__mp_main__``)."""
+    if "multiprocessing" not in sys.modules:
+        return False
+    frame = sys._getframe(1)
+    while frame is not None:
+        if frame.f_code.co_name == "<module>" and frame.f_globals.get("__name__") == "__mp_main__":
+            return True
+        frame = frame.f_back
+    return False
 
 
 def _metric_value(key: str, value: Any) -> float:

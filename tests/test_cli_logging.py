@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import resource
 import shlex
 import signal
 import subprocess
@@ -227,10 +228,15 @@ def test_a_script_using_the_api_fills_the_wrappers_row(project: Path) -> None:
 
 @pytest.mark.parametrize(
     ("signum", "error"),
-    [(signal.SIGTERM, "terminated by SIGTERM"), (signal.SIGINT, "interrupted (Ctrl-C)")],
-    ids=["SIGTERM", "SIGINT"],
+    [
+        (signal.SIGTERM, "terminated by SIGTERM"),
+        (signal.SIGINT, "interrupted (Ctrl-C)"),
+        (signal.SIGHUP, "terminated by SIGHUP"),  # the terminal closed, SSH dropped
+        (signal.SIGQUIT, "terminated by SIGQUIT"),
+    ],
+    ids=["SIGTERM", "SIGINT", "SIGHUP", "SIGQUIT"],
 )
-def test_ctrl_c_or_sigterm_is_passed_on_and_the_run_is_killed(
+def test_ctrl_c_or_a_fatal_signal_is_passed_on_and_the_run_is_killed(
     project: Path, signum: int, error: str
 ) -> None:
     """The signal goes to sheetlog alone (no terminal: its own session), as `kill` would send it;
@@ -243,16 +249,20 @@ def test_ctrl_c_or_sigterm_is_passed_on_and_the_run_is_killed(
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
+        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_CORE, (0, 0)),  # SIGQUIT: no core
     )
     try:
         # The script prints "ready" and sleeps: its output comes through while it runs.
         assert wrapper.stdout is not None and wrapper.stdout.readline() == "ready\n"
         wrapper.send_signal(signum)
         wrapper.wait(TIMEOUT_S)
+        wrapper.communicate(timeout=TIMEOUT_S)  # its output ends: the script is gone too
     finally:
         if wrapper.poll() is None:
             os.killpg(wrapper.pid, signal.SIGKILL)
             wrapper.wait()
+    with pytest.raises(ProcessLookupError):  # nothing left behind as an orphan
+        os.killpg(wrapper.pid, 0)
     assert wrapper.returncode == 128 + signum
     row = only_row()
     assert (row["status"], row["exit_code"]) == ("KILLED", 128 + signum)
@@ -270,3 +280,145 @@ def test_run_into_a_google_sheet_from_a_real_process(project: Path, fake_sheets)
     assert (row["status"], row["params.lr"], row["params.epochs"]) == ("FINISHED", 0.5, 3)
     assert fake_sheets.values(key, "Runs")[0][0] == "run_id"
     assert not (project / "runs.xlsx").exists()
+
+
+# -- sheetlog run: where the row goes, and who joins it -------------------------------------
+
+
+OWN_TARGET = """
+import sheetlog
+with sheetlog.start_run({"lr": 0.5}, target="other.xlsx") as run:
+    run.log_metrics({"loss": 0.25})
+"""
+
+
+def test_the_row_goes_to_the_target_the_wrapped_script_names(project: Path) -> None:
+    (project / "own_target.py").write_text(OWN_TARGET)
+    done = sheetlog_command(project, "run", "--", sys.executable, "own_target.py")
+    assert done.returncode == 0, done.stderr
+    row = only_row("other.xlsx")
+    assert (row["params.lr"], row["metrics.loss"], row["exit_code"]) == (0.5, 0.25, 0)
+    assert not (project / "runs.xlsx").exists()
+    assert "other.xlsx" in done.stderr
+
+
+def test_the_scripts_own_target_wins_over_t_and_the_wrapper_says_so(project: Path) -> None:
+    (project / "own_target.py").write_text(OWN_TARGET)
+    command = ["run", "-t", "chosen.xlsx", "--", sys.executable, "own_target.py"]
+    done = sheetlog_command(project, *command)
+    assert done.returncode == 0, done.stderr
+    assert only_row("other.xlsx")["params.lr"] == 0.5
+    assert not (project / "chosen.xlsx").exists()
+    assert "names its own target" in done.stderr
+
+
+SWEEP = """
+import subprocess, sys, sheetlog
+for lr in (0.1, 0.2, 0.3):
+    sheetlog.log_run({"lr": lr}, {"loss": lr / 2})
+"""
+
+
+def test_t_is_the_target_of_every_run_the_command_starts(project: Path) -> None:
+    (project / "sweep.py").write_text(SWEEP)
+    done = sheetlog_command(project, "run", "-t", "chosen.xlsx", "--", sys.executable, "sweep.py")
+    assert done.returncode == 0, done.stderr
+    frame = sheetlog.load("chosen.xlsx")
+    assert sorted(frame["params.lr"]) == [0.1, 0.2, 0.3]
+    assert frame["exit_code"].notna().sum() == 1  # the first run joined the wrapper's row
+    assert not (project / "runs.xlsx").exists()
+
+
+def test_of_processes_started_at_once_one_joins_and_the_others_keep_their_rows(
+    project: Path,
+) -> None:
+    """A shell line that starts three scripts at once: each one's first run used to claim the
+    wrapper's run, and all but one row were lost."""
+    script = "import sys, sheetlog; sheetlog.log_run({'worker': int(sys.argv[1])})"
+    (project / "worker.py").write_text(script)
+    starts = " & ".join(f"{shlex.quote(sys.executable)} worker.py {i}" for i in range(3))
+    done = sheetlog_command(project, "run", "--", "sh", "-c", f"{starts} & wait")
+    assert done.returncode == 0, done.stderr
+    frame = sheetlog.load("runs.xlsx")
+    assert sorted(frame["params.worker"]) == [0, 1, 2]
+    assert frame["exit_code"].notna().sum() == 1
+    assert not list((project / ".sheetlog" / "attach").iterdir())
+
+
+def test_p_adds_params_that_win_over_the_command_line_and_the_script(project: Path) -> None:
+    command = [sys.executable, "uses_api.py", "--lr", "0.01", "--epochs", "3"]
+    done = sheetlog_command(project, "run", "-p", "lr=0.7", "-p", "data=v2", "--", *command)
+    assert done.returncode == 0, done.stderr
+    row = only_row()
+    assert (row["params.lr"], row["params.data"], row["params.epochs"]) == (0.7, "v2", 3)
+
+
+# -- sheetlog run --metrics-from-output: metrics, not code ------------------------------------
+
+DIVERGES = """
+import math
+for epoch in range(2):
+    print(f"epoch={epoch} loss={0.5 - epoch / 10} acc: {0.6 + epoch / 10}")
+
+def sigmoid(x):
+    p = 1 / (1 + math.exp(x))
+    return p
+
+sigmoid(1000)
+"""
+
+
+def test_metrics_from_output_reads_metrics_not_a_traceback(project: Path) -> None:
+    (project / "diverges.py").write_text(DIVERGES)
+    command = ["run", "--metrics-from-output", "--", sys.executable, "diverges.py"]
+    done = sheetlog_command(project, *command)
+    assert done.returncode == 1
+    assert "p = 1 / (1 + math.exp(x))" in done.stderr  # the traceback still reaches the user
+    row = only_row()
+    metrics = sorted(column for column in row if column.startswith("metrics."))
+    assert metrics == ["metrics.acc", "metrics.loss"]  # not p, not epoch (the step)
+    assert (row["status"], row["error"]) == ("FAILED", "OverflowError: math range error")
+    history = sheetlog.load_history(row["run_id"], "loss", journal_dir=project / ".sheetlog")
+    assert history[["step", "value"]].values.tolist() == [[0, 0.5], [1, 0.4]]
+
+
+PRINTS_AND_LOGS = """
+import sheetlog
+with sheetlog.start_run() as run:
+    for step in range(3):
+        run.log_metrics({"loss": 1.0 / (step + 1)}, step=step)
+        print(f"step={step} loss={1.0 / (step + 1)} printed_only={step}")
+"""
+
+
+def test_a_script_that_also_uses_the_api_does_not_get_its_history_twice(project: Path) -> None:
+    (project / "both.py").write_text(PRINTS_AND_LOGS)
+    command = ["run", "--metrics-from-output", "--", sys.executable, "both.py"]
+    done = sheetlog_command(project, *command)
+    assert done.returncode == 0, done.stderr
+    row = only_row()
+    journal = project / ".sheetlog"
+    loss = sheetlog.load_history(row["run_id"], "loss", journal_dir=journal)
+    assert loss["step"].tolist() == [0, 1, 2]  # from the API only
+    printed = sheetlog.load_history(row["run_id"], "printed_only", journal_dir=journal)
+    assert printed[["step", "value"]].values.tolist() == [[0, 0], [1, 1], [2, 2]]
+    assert (row["metrics.loss"], row["metrics.printed_only"]) == (pytest.approx(1 / 3), 2)
+
+
+def test_a_hangup_ignored_with_nohup_is_not_passed_on(project: Path) -> None:
+    """Under nohup, SIGHUP is ignored by sheetlog run and by the command: it runs to its end."""
+    script = "import time; print('ready', flush=True); time.sleep(1)"
+    wrapper = subprocess.Popen(
+        [sys.executable, "-m", "sheetlog", "run", "--", sys.executable, "-c", script],
+        cwd=project,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN),
+    )
+    assert wrapper.stdout is not None and wrapper.stdout.readline() == "ready\n"
+    wrapper.send_signal(signal.SIGHUP)
+    _, errors = wrapper.communicate(timeout=TIMEOUT_S)
+    assert wrapper.returncode == 0, errors
+    assert only_row()["status"] == "FINISHED"

@@ -247,3 +247,79 @@ def test_the_next_writer_removes_temp_files_of_dead_writers_only(tmp_path: Path)
         alive.kill()
         alive.wait()
     assert len(_check_opens(target)) == 2
+
+
+# -- fork, SIGTERM and SIGHUP at random moments ------------------------------------------------
+
+FORKING_TRAINER = r"""
+import multiprocessing, sys
+import sheetlog
+
+target, journal = sys.argv[1:3]
+
+def square(x):
+    return x * x
+
+if __name__ == "__main__":
+    i = 0
+    while True:
+        with sheetlog.start_run({"i": i}, target=target, journal_dir=journal, capture=False) as run:
+            print("started", run.run_id, flush=True)
+            with multiprocessing.get_context("fork").Pool(2) as pool:
+                for step in range(3):
+                    run.log_metrics({"total": sum(pool.map(square, range(50)))}, step=step)
+        print("finished", run.run_id, flush=True)
+        i += 1
+"""
+
+SIGNAL_TRIALS = 12  # per signal
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
+def test_runs_that_fork_pools_and_are_signalled_at_random_leave_one_row_each(
+    tmp_path: Path, signum: int
+) -> None:
+    """A trainer forks a Pool in every run (each Pool.__exit__ SIGTERMs its workers) and is sent
+    SIGTERM or SIGHUP at a random moment, again and again: every run it started has exactly one
+    row, FINISHED if it said so, else KILLED by that signal, and no worker wrote anything."""
+    rng = random.Random(signum)
+    target, journal = tmp_path / "runs.xlsx", tmp_path / ".sheetlog"
+    script = tmp_path / "trainer.py"
+    script.write_text(FORKING_TRAINER)
+    started: list[str] = []
+    finished: set[str] = set()
+    for _ in range(SIGNAL_TRIALS):
+        child = subprocess.Popen(
+            [sys.executable, str(script), str(target), str(journal)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert child.stdout is not None
+        first = child.stdout.readline().split()
+        assert first[0] == "started", child.stderr.read() if child.stderr else ""
+        time.sleep(rng.uniform(0, 1.5))  # a random moment: not a timing assertion
+        child.send_signal(signum)
+        rest, errors = child.communicate(timeout=120)
+        assert child.returncode == -signum, errors
+        assert "Traceback" not in errors, errors
+        lines = [first] + [line.split() for line in rest.splitlines()]
+        started += [words[1] for words in lines if words[0] == "started"]
+        finished |= {words[1] for words in lines if words[0] == "finished"}
+    flush_done = subprocess.run(
+        [sys.executable, "-c", f"import sheetlog; sheetlog.flush(journal_dir={str(journal)!r})"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert flush_done.returncode == 0, flush_done.stderr
+    frame = sheetlog.load(target)
+    assert sorted(frame["run_id"]) == sorted(started)  # one row per run: none lost, none twice
+    name = signal.Signals(signum).name
+    for run_id, status, error in frame[["run_id", "status", "error"]].itertuples(index=False):
+        if run_id in finished:
+            assert status == "FINISHED"
+        else:  # killed while running, or while its row was being saved (then FINISHED)
+            assert status == "KILLED" and error == f"terminated by {name}" or status == "FINISHED"
+    assert (frame["status"] == "KILLED").sum() >= 1

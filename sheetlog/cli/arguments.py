@@ -1,5 +1,5 @@
-"""Values from the command line: ``key=value`` options, a wrapped command's ``--key value``
-options, and ``key=value`` / ``key: value`` metrics in a program's output.
+"""Values from the command line: ``key=value`` options and a wrapped command's ``--key value``
+options (metrics in a program's output: see ``output_metrics``).
 
 Values are typed the same way everywhere (``typed_value``): ``3`` is an int, ``0.01`` and
 ``1e-4`` floats, ``true``/``false`` (any case) booleans, ``nan``/``inf``/``-inf`` floats,
@@ -20,15 +20,6 @@ _INT = re.compile(r"[+-]?(0|[1-9][0-9]*)")
 _FLOAT = re.compile(r"[+-]?((0|[1-9][0-9]*)(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?")
 _NONFINITE = {"nan": math.nan, "inf": math.inf, "+inf": math.inf, "-inf": -math.inf}
 _NONFINITE.update({"infinity": math.inf, "+infinity": math.inf, "-infinity": -math.inf})
-
-# One metric in a line of output: `loss=0.25`, `accuracy: 0.91`, several per line
-# (`epoch 3 - loss: 0.25 - acc: 0.91`). The number must end the word: `eta: 3s` and
-# `time: 12:30` are not metrics.
-_METRIC = re.compile(
-    r"(?<![\w.\-/])([A-Za-z_][\w./\-]*)(?:[ \t]*=|:[ \t]+)[ \t]*"
-    r"([+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|[+-]?(?i:nan|inf))"
-    r"(?=$|[\s,;|)\]])"
-)
 
 
 def typed_value(text: str) -> CellValue:
@@ -97,8 +88,3 @@ def command_params(args: Sequence[str]) -> dict[str, CellValue]:
 def _is_value(arg: str) -> bool:
     """An argument that is an option's value: not an option, unless it is a negative number."""
     return not arg.startswith("-") or isinstance(typed_value(arg), (int, float))
-
-
-def output_metrics(line: str) -> dict[str, float]:
-    """The metrics a line of output reports (``key=value`` or ``key: value``, numbers only)."""
-    return {key: float(value) for key, value in _METRIC.findall(line)}

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import math
 import os
 import shlex
 import signal
-from collections.abc import Callable
 from typing import Any
 
 import click
@@ -16,9 +16,11 @@ import click
 from .. import attach
 from ..api import log_run, start_run
 from ..run import Run
+from ..schema import clean_key
 from ..values import CellValue, nonfinite_text
-from .arguments import assignments, command_params, output_metrics
+from .arguments import assignments, command_params
 from .common import FormatChoice, fails_cleanly, journal_option, target_option
+from .output_metrics import OutputMetrics
 from .wrap import Outcome, run_command
 
 _STATUSES = ["FINISHED", "FAILED", "KILLED"]
@@ -129,14 +131,21 @@ def _json_row(row: dict[str, CellValue]) -> str:
 @click.command("run", context_settings={"allow_interspersed_args": False})
 @target_option
 @journal_option
+@_key_value_option(
+    "-p",
+    "--param",
+    "params",
+    help="A hyper-parameter (repeatable); wins over the command's options and what it logs.",
+)
 @click.option("--name", help="The run's name.")
 @_key_value_option("--tag", "tags", help="A tag (repeatable).")
 @click.option(
     "--metrics-from-output",
     is_flag=True,
-    help="Read final metrics from what the command prints: key=value or key: value with a"
-    " number (the last value of each key wins). Its output then passes through sheetlog, and"
-    " Python commands run unbuffered.",
+    help="Read metrics from what the command prints: key=value or key: value with a number"
+    " (the last value of each key wins; epoch=/step= on a line is its step; tracebacks and code"
+    " are skipped, and a traceback's last line is the error). Its output then passes through"
+    " sheetlog, and Python commands run unbuffered.",
 )
 @click.argument(
     "command", nargs=-1, required=True, type=click.UNPROCESSED, metavar="-- COMMAND [ARGS]..."
@@ -145,6 +154,7 @@ def _json_row(row: dict[str, CellValue]) -> str:
 def run(
     target: str | None,
     journal_dir: str | None,
+    params: dict[str, CellValue],
     name: str | None,
     tags: dict[str, CellValue],
     metrics_from_output: bool,
@@ -155,8 +165,12 @@ def run(
     The row holds the command line, its long options as parameters (--lr 0.01 and --lr=0.01 give
     params.lr, --batch-size 32 params.batch_size, a bare --flag true), its duration, its
     exit_code, and a status: FINISHED on exit code 0, FAILED on any other, KILLED when it died
-    of a signal or was stopped with Ctrl-C or SIGTERM (passed on to it). A command that uses
-    sheetlog.start_run() fills this same row (what it logs wins over the parsed options).
+    of a signal or was stopped with Ctrl-C, SIGTERM, SIGHUP or SIGQUIT (passed on to it; the
+    row is written once the command has ended). A command that uses
+    sheetlog.start_run() fills this same row (what it logs wins over the parsed options; -p,
+    --name and --tag win over both), and the row goes to the target of that run: the target it
+    names in start_run(target=...), else -t (which the command gets as SHEETLOG_TARGET, so that
+    every run it starts without a target of its own goes there too), else the usual default.
     Exits with the command's exit code (128 + N when it died of signal N).
 
     \b
@@ -165,31 +179,58 @@ def run(
       sheetlog run -t gsheet://<key>/Runs --metrics-from-output -- ./train.sh --lr 0.1
     """
     current = start_run(
-        command_params(command[1:]), name=name, tags=tags, target=target, journal_dir=journal_dir
+        {**command_params(command[1:]), **params},
+        name=name,
+        tags=tags,
+        target=target,
+        journal_dir=journal_dir,
     )
     _describe_command(current, command)
     env = {**os.environ, **attach.child_environment(current.run_id, current.journal.directory)}
-    on_line = None
-    if metrics_from_output:
+    if target:
+        env["SHEETLOG_TARGET"] = current.target  # resolved: the command may change directory
+    output = OutputMetrics() if metrics_from_output else None
+    if output is not None:
         env["PYTHONUNBUFFERED"] = "1"  # else Python prints nothing until its buffer is full
-        on_line = _metrics_reader(current)
     try:
-        outcome = run_command(command, env, on_line)
+        outcome = run_command(command, env, output.reader if output else None)
     except OSError as error:
         current.finish("FAILED", error=f"{type(error).__name__}: {error}")
         click.echo(f"sheetlog: cannot run {command[0]!r}: {error}", err=True)
         raise click.exceptions.Exit(127 if isinstance(error, FileNotFoundError) else 126) from None
     joined = attach.take(attach.attach_file(current.run_id, current.journal.directory))
+    if output is not None:
+        _record_output_metrics(current, output, joined)
     if joined:
-        current.absorb(joined)
+        current.absorb(joined.record)
         current.name = name or current.name  # what the sheetlog command line says wins
+        current.log_params(params)
         current.set_tags(tags)
+        _follow_target(current, joined.target, explicit=target)
     current.context["exit_code"] = outcome.exit_code
     status = _status(outcome)
-    error = None if status == "FINISHED" else (joined or {}).get("error") or _cause(outcome)
+    error = None
+    if status != "FINISHED":
+        joined_error = joined.record.get("error") if joined else None
+        printed = output.error if output is not None and status == "FAILED" else None
+        error = joined_error or printed or _cause(outcome)
     current.finish(status, error=error)
-    click.echo(f"sheetlog: run {current.run_id} {status} -> {current.target}", err=True)
+    with contextlib.suppress(OSError):  # the terminal may be gone (SIGHUP)
+        click.echo(f"sheetlog: run {current.run_id} {status} -> {current.target}", err=True)
     raise click.exceptions.Exit(outcome.exit_code)
+
+
+def _follow_target(current: Run, joined_target: str | None, explicit: str | None) -> None:
+    """The row goes where the command's own run chose to go (see ``run``'s help)."""
+    if not joined_target or joined_target == current.target:
+        return
+    if explicit:
+        click.echo(
+            f"sheetlog: the command's run names its own target, {joined_target}: its row goes"
+            f" there, not to -t {explicit}",
+            err=True,
+        )
+    current.target = joined_target
 
 
 def _describe_command(current: Run, command: tuple[str, ...]) -> None:
@@ -203,12 +244,19 @@ def _describe_command(current: Run, command: tuple[str, ...]) -> None:
             del current.context[column]
 
 
-def _metrics_reader(current: Run) -> Callable[[str], None]:
-    def read(line: str) -> None:
-        if metrics := output_metrics(line):
-            current.log_metrics(metrics)
-
-    return read
+def _record_output_metrics(
+    current: Run, output: OutputMetrics, joined: attach.Joined | None
+) -> None:
+    """The metrics read from the output, with their steps and times, except those the command
+    logged itself through the API (its values and history win; never recorded twice)."""
+    logged = {
+        column.removeprefix("metrics.")
+        for column in (joined.record if joined else {})
+        if column.startswith("metrics.")
+    }
+    printed_and_logged = {name for name in output.names if clean_key(name) in logged}
+    for when, step, values in output.calls(skip=printed_and_logged):
+        current.log_metrics_at(when, values, step=step)
 
 
 def _status(outcome: Outcome) -> str:

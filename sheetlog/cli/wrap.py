@@ -1,5 +1,7 @@
-"""Run a wrapped command as a child process: pass Ctrl-C and SIGTERM on to it, optionally read
-its output as it streams through, and tell how it ended."""
+"""Run a wrapped command as a child process: pass Ctrl-C and the fatal signals on to it
+(SIGTERM, SIGHUP when the terminal closes or SSH drops, SIGQUIT, SIGXCPU), optionally read its
+output as it streams through, and tell how it ended. The wrapper outlives the signal: it waits
+for the command to end, then writes the row; the command is never left behind as an orphan."""
 
 from __future__ import annotations
 
@@ -15,7 +17,9 @@ from typing import BinaryIO
 
 import click
 
-_FORWARDED = (signal.SIGINT, signal.SIGTERM)
+from ..lifecycle import FATAL_SIGNALS
+
+_FORWARDED = (signal.SIGINT, *FATAL_SIGNALS)
 _LINE_END = re.compile(rb"\r\n|\r|\n")  # \r too: progress bars redraw a line with it
 _LONGEST_LINE = 1 << 16  # bytes kept while waiting for the end of a line
 _DRAIN_S = 5.0  # how long to wait for the rest of the output once the command has exited
@@ -25,26 +29,27 @@ _DRAIN_S = 5.0  # how long to wait for the rest of the output once the command h
 class Outcome:
     exit_code: int  # as a shell reports it: 128 + N when the command died of signal N
     died_of: int | None  # the signal the command died of
-    interrupted_by: signal.Signals | None  # SIGINT or SIGTERM this process got while waiting
+    interrupted_by: signal.Signals | None  # a signal passed on to the command (the first one)
 
 
 def run_command(
     command: Sequence[str],
     env: Mapping[str, str],
-    on_line: Callable[[str], None] | None = None,
+    line_reader: Callable[[], Callable[[str], None]] | None = None,
 ) -> Outcome:
     """Run ``command`` to its end. Its output goes straight to the terminal, or, with
-    ``on_line``, through this process (to the same stdout and stderr, chunk by chunk as it comes)
-    so that ``on_line`` sees every line of both. OSError when it cannot be started."""
-    capture = subprocess.PIPE if on_line else None
+    ``line_reader``, through this process (to the same stdout and stderr, chunk by chunk as it
+    comes): ``line_reader()`` makes one reader per stream, which sees every line of it in order.
+    OSError when it cannot be started."""
+    capture = subprocess.PIPE if line_reader else None
     with _forwarding_signals() as forwarder:
         process = subprocess.Popen(command, env=dict(env), stdout=capture, stderr=capture)
         forwarder.started(process)
         pumps = []
-        if on_line is not None:
+        if line_reader is not None:
             pumps = [
-                _start_pump(process.stdout, click.get_binary_stream("stdout"), on_line),
-                _start_pump(process.stderr, click.get_binary_stream("stderr"), on_line),
+                _start_pump(process.stdout, click.get_binary_stream("stdout"), line_reader()),
+                _start_pump(process.stderr, click.get_binary_stream("stderr"), line_reader()),
             ]
         returncode = process.wait()
         for pump in pumps:
@@ -79,7 +84,11 @@ class _Forwarder:
 @contextmanager
 def _forwarding_signals() -> Iterator[_Forwarder]:
     forwarder = _Forwarder()
-    previous = {signum: signal.signal(signum, forwarder.handle) for signum in _FORWARDED}
+    previous = {
+        signum: signal.signal(signum, forwarder.handle)
+        for signum in _FORWARDED
+        if signal.getsignal(signum) != signal.SIG_IGN  # nohup: the command ignores it too
+    }
     try:
         yield forwarder
     finally:
