@@ -311,7 +311,7 @@ class Run:
         status = end_status(status)
         with self._lock:
             if self.status != "RUNNING":
-                raise RuntimeError(f"run {self.run_id} has already ended ({self.status})")
+                raise RunEndedError(f"run {self.run_id} has already ended ({self.status})")
             self.status = status
             self.error = error
         try:

@@ -128,7 +128,7 @@ def test_help_lists_commands_in_workflow_order_with_whole_descriptions() -> None
         assert "..." not in description, (name, description)
         assert description.endswith("."), (name, description)  # a whole sentence
     descriptions = dict(entries)
-    assert "exit code 1 when there are some." in descriptions["status"]
+    assert "exit code 1 when some are not written" in descriptions["status"]
     assert "and the journal is sound." in descriptions["doctor"]
 
 
