@@ -40,7 +40,7 @@ from . import crc
 from .chunked import ChunkMap, chunk_extra, compress_chunk, cut_points, padded, read_chunk_map
 from .package import Package, compressed_entry
 from .replacing import replace_file
-from .undo import SAMPLE_BYTES, Identity, Region, clear_undo, sample_digest, write_undo
+from .undo import SAMPLE_BYTES, Region, clear_undo, identity_of, write_undo
 from .worksheet import Edit, apply_edits
 
 AFTER_LIMIT = 4 * 1024 * 1024  # at most this many bytes after the sheet's data get rewritten
@@ -256,21 +256,7 @@ def _write(
         (max(stored.data_offset + len(old_head), cut - SAMPLE_BYTES), cut),
     ]
     with open(path, "r+b") as target:
-        status = os.fstat(target.fileno())
-        samples = []
-        for low, high in untouched:
-            if high > low:
-                target.seek(low)
-                samples.append((low, high - low, sample_digest(target.read(high - low))))
-        identity = Identity(
-            status.st_dev,
-            status.st_ino,
-            file_size,
-            cut + len(rest),
-            status.st_mtime_ns,
-            tuple(samples),
-        )
-        write_undo(path, identity, regions)
+        write_undo(path, identity_of(target, untouched, cut + len(rest)), regions)
         for piece in pieces:
             target.seek(piece.offset)
             target.write(piece.data)

@@ -27,7 +27,7 @@ import stat
 from pathlib import Path
 
 from ...errors import TargetError
-from .undo import SAMPLE_BYTES, Identity, Region, clear_undo, sample_digest, write_undo
+from .undo import SAMPLE_BYTES, Region, clear_undo, identity_of, write_undo
 
 _WRITE_BITS = stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH
 _BLOCK = 1 << 20
@@ -74,25 +74,13 @@ def replace_file(path: Path, temporary: Path) -> None:
 def _write_into(path: Path, temporary: Path) -> None:
     """Write ``temporary``'s bytes into the file at ``path`` itself (same inode)."""
     with open(path, "r+b") as target, open(temporary, "rb") as source:
-        status = os.fstat(target.fileno())
         same = _common_prefix(target, source)
         target.seek(same)
         old_rest = target.read()
         source.seek(same)
         new_rest = source.read()
-        samples = []
-        for low, high in ((0, min(same, SAMPLE_BYTES)), (max(0, same - SAMPLE_BYTES), same)):
-            if high > low:
-                target.seek(low)
-                samples.append((low, high - low, sample_digest(target.read(high - low))))
-        identity = Identity(
-            status.st_dev,
-            status.st_ino,
-            status.st_size,
-            same + len(new_rest),
-            status.st_mtime_ns,
-            tuple(samples),
-        )
+        untouched = [(0, min(same, SAMPLE_BYTES)), (max(0, same - SAMPLE_BYTES), same)]
+        identity = identity_of(target, untouched, same + len(new_rest))
         write_undo(path, identity, [Region(same, old_rest)])
         target.seek(same)
         target.write(new_rest)

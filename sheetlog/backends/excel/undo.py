@@ -30,6 +30,7 @@ import struct
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from ...errors import TargetError, warn
 
@@ -68,6 +69,26 @@ class Identity:
 
 def sample_digest(data: bytes) -> bytes:
     return hashlib.blake2b(data, digest_size=16).digest()
+
+
+def identity_of(workbook: BinaryIO, untouched: list[tuple[int, int]], size_after: int) -> Identity:
+    """The identity of the open ``workbook`` about to be written: the file itself, its size and
+    time now and after, and digests of the ``(low, high)`` byte ranges the write leaves as
+    they are."""
+    status = os.fstat(workbook.fileno())
+    samples = []
+    for low, high in untouched:
+        if high > low:
+            workbook.seek(low)
+            samples.append((low, high - low, sample_digest(workbook.read(high - low))))
+    return Identity(
+        status.st_dev,
+        status.st_ino,
+        status.st_size,
+        size_after,
+        status.st_mtime_ns,
+        tuple(samples),
+    )
 
 
 def write_undo(path: Path, identity: Identity, regions: list[Region]) -> None:
