@@ -203,6 +203,7 @@ def test_a_top_level_run_re_executed_by_spawned_workers_is_not_logged_by_them(
     assert 'under `if __name__ == "__main__":`' in done.stderr
 
 
+@pytest.mark.frameworks
 @pytest.mark.skipif(
     importlib.util.find_spec("torch") is None,
     reason="torch is not installed (pip install -e '.[frameworks]')",
