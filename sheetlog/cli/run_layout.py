@@ -147,9 +147,9 @@ def best_lines(answer: BestRun) -> list[str]:
     row, column = answer.run, answer.metric
     head = [(name, row.get(name)) for name in ("run_id", "name", "start_time", column)]
     lines = key_value_lines([(name, short_text(v)) for name, v in head if not is_missing(v)])
-    params = [(name[len("params.") :], value) for name, value in params_of(row).items()]
+    params = [(name[len("params.") :], show_text(name, v)) for name, v in params_of(row).items()]
     if params:
-        lines += ["Parameters", *key_value_lines([(k, value_text(v)) for k, v in params])]
+        lines += ["Parameters", *key_value_lines(params)]
     if answer.ties:
         lines += [f"Tied (the same {column})", *(f"  {_ident(run)}" for run in answer.ties)]
     return lines
@@ -169,7 +169,7 @@ def runner_up_lines(answer: BestRun) -> list[str]:
     differing = answer.params_differing()
     if differing:
         pairs = [
-            (name[len("params.") :], f"{_text(theirs)}  (best: {_text(ours)})")
+            (name[len("params.") :], f"{_text(name, theirs)}  (best: {_text(name, ours)})")
             for name, (ours, theirs) in differing.items()
         ]
         lines += ["  params that differ", *key_value_lines(pairs, indent="    ")]
@@ -192,8 +192,8 @@ def _signed(delta: float) -> str:
     return "±0" if delta == 0 else format(delta, "+.4g")
 
 
-def _text(value: Any) -> str:
-    return "(none)" if is_missing(value) else value_text(value)
+def _text(name: str, value: Any) -> str:
+    return "(none)" if is_missing(value) else show_text(name, value)
 
 
 def params_of(row: pd.Series) -> dict[str, Any]:
