@@ -119,6 +119,28 @@ def test_every_cell_is_of_exactly_a_cell_type(value: Any, cell: Any) -> None:
     assert type(converted) is type(cell)
 
 
+def test_numpy_times_inside_arrays_and_lists_are_dates_and_seconds(tmp_path: Path) -> None:
+    """``tolist()`` of a ``datetime64[ns]`` array (pandas' own unit) gives nanoseconds since 1970
+    as integers: an array of dates or durations must read back as dates and seconds, like the
+    same values logged one by one, never as 19-digit numbers."""
+    params = {
+        "dates": np.array(["2024-01-02T03:04:05.5", "NaT"], dtype="datetime64[ns]"),
+        "grid": np.array([["2024-01-02"]], dtype="datetime64[ns]"),
+        "waits": np.array([1500, 2_000_000_000], dtype="timedelta64[ns]"),
+        "listed": [np.datetime64("2024-01-02T00:00:00.000000001"), np.timedelta64(3, "s")],
+        "zero_d": np.array(np.datetime64("2024-01-02T03:04:05.123456789")),
+    }
+    record, caught = log_run(tmp_path, params)
+    assert caught == []
+    row = sheetlog.load(tmp_path / "runs.xlsx").iloc[0]
+    assert row["params.dates"] == ["2024-01-02T03:04:05.500000", None]
+    assert row["params.grid"] == [["2024-01-02T00:00:00"]]
+    assert row["params.waits"] == [1.5e-06, 2.0]
+    assert row["params.listed"] == ["2024-01-02T00:00:00", 3.0]
+    assert row["params.zero_d"] == pd.Timestamp("2024-01-02 03:04:05.123")
+    assert record["params.zero_d"] == dt.datetime(2024, 1, 2, 3, 4, 5, 123456)
+
+
 # --- item 15: values never raise where docs/values.md says they don't -----------------------
 
 
