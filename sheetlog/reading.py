@@ -123,7 +123,22 @@ def typed_column(name: str, values: list[Any]) -> Column:
         texts = "\0" + "\0".join(strings)
         if "\0[" in texts or "\0{" in texts:  # some text may be a JSON list or object
             values = [_json_or_text(v) for v in values]
+    if float in kinds or dt.date in kinds:
+        whole = name.startswith(("params.", "tags."))
+        values = [_as_logged(v, whole) for v in values]
     return Column("object", list(values))
+
+
+def _as_logged(value: Any, whole: bool) -> Any:
+    """A value of a mixed column as every kind of sheet gives it back: a whole number of a
+    ``params.*`` / ``tags.*`` column an int (a workbook's numbers are all floats, a CSV file's
+    and a Google Sheet's are not), a date a datetime (a workbook gives a date cell at midnight
+    as a date)."""
+    if type(value) is float and whole and _fits_int64(value):
+        return int(value)
+    if type(value) is dt.date:
+        return dt.datetime(value.year, value.month, value.day)
+    return value
 
 
 def _fits_int64(number: int | float) -> bool:

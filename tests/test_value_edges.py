@@ -403,3 +403,26 @@ def test_a_number_in_a_column_added_right_of_a_date_column_stays_a_number(
     assert frame["params.epochs"].tolist()[1] == 5
     assert frame["params.lr"].tolist()[1] == 0.5
     assert frame["params.when"].tolist()[1] == pd.Timestamp("2000-01-02")
+
+
+def test_a_mixed_column_reads_back_alike_from_a_workbook_and_a_csv_file(tmp_path: Path) -> None:
+    """A column holding a number in one run and a text in another is an ``object`` column. A
+    workbook gives back every number as a float and a date at midnight as a ``date``; a CSV
+    file gives ``7`` and a datetime. ``load()`` must return the same values from both (else
+    ``sync`` between them lists false conflicts): whole numbers of params as ints, as in a
+    column of numbers only, and dates as datetimes."""
+    runs = [
+        {"seed": 7, "when": "unknown", "lr": 0.5},
+        {"seed": "random", "when": dt.datetime(2024, 1, 2), "lr": "auto"},
+    ]
+    frames = {}
+    for target in ("runs.xlsx", "runs.csv"):
+        for params in runs:
+            log_run(tmp_path, params, target=tmp_path / target)
+        frames[target] = sheetlog.load(tmp_path / target)
+    for frame in frames.values():
+        assert frame["params.seed"].tolist() == [7, "random"]
+        assert type(frame["params.seed"][0]) is int
+        assert frame["params.when"].tolist() == ["unknown", dt.datetime(2024, 1, 2)]
+        assert type(frame["params.when"][1]) is dt.datetime
+        assert frame["params.lr"].tolist() == [0.5, "auto"]
