@@ -426,3 +426,33 @@ def test_a_mixed_column_reads_back_alike_from_a_workbook_and_a_csv_file(tmp_path
         assert frame["params.when"].tolist() == ["unknown", dt.datetime(2024, 1, 2)]
         assert type(frame["params.when"][1]) is dt.datetime
         assert frame["params.lr"].tolist() == [0.5, "auto"]
+
+
+def strict_json(text: str) -> Any:
+    def refuse(constant: str) -> None:
+        raise ValueError(f"{constant} is not JSON")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_ls_show_and_export_json_of_mixed_columns_is_strict_json(tmp_path: Path) -> None:
+    """A date in a column that also holds text, and NaN or inf inside a logged list, come back
+    from ``load()`` as Python objects in an ``object`` column: ``ls``, ``show`` and ``export``
+    must still print JSON (times ISO-8601, NaN and infinities null), never crash or write the
+    ``NaN`` that JSON parsers refuse."""
+    first, _ = log_run(tmp_path, {"when": dt.datetime(2024, 1, 2, 3, 4, 5), "curve": [1, math.nan]})
+    log_run(tmp_path, {"when": "later", "curve": [math.inf]})
+    target = str(tmp_path / "runs.xlsx")
+    runner = CliRunner()
+    listed = runner.invoke(main, ["ls", target, "--format", "json"])
+    assert listed.exit_code == 0, listed.output
+    rows = strict_json(listed.output)
+    assert [r["params.when"] for r in rows] == ["2024-01-02T03:04:05", "later"]
+    assert [r["params.curve"] for r in rows] == [[1, None], [None]]
+    shown = runner.invoke(main, ["show", first["run_id"], "-t", target, "--format", "json"])
+    assert shown.exit_code == 0, shown.output
+    assert strict_json(shown.output)["run"]["params.when"] == "2024-01-02T03:04:05"
+    out = tmp_path / "runs.json"
+    exported = runner.invoke(main, ["export", "-t", target, "-o", str(out)])
+    assert exported.exit_code == 0, exported.output
+    assert strict_json(out.read_text(encoding="utf-8"))[0]["params.curve"] == [1, None]
