@@ -458,6 +458,9 @@ def _metric_value(key: str, value: Any) -> float:
             return float(cell)
         except ValueError:
             pass
+        if isinstance(value, numbers.Real):  # beyond a float's range: Fraction(10**400, 3)
+            with contextlib.suppress(Exception):
+                return math.inf if value > 0 else -math.inf
     raise TypeError(f"metric {key!r} must be a number, not {type(value).__name__}: {value!r}")
 
 

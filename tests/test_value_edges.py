@@ -456,3 +456,26 @@ def test_ls_show_and_export_json_of_mixed_columns_is_strict_json(tmp_path: Path)
     exported = runner.invoke(main, ["export", "-t", target, "-o", str(out)])
     assert exported.exit_code == 0, exported.output
     assert strict_json(out.read_text(encoding="utf-8"))[0]["params.curve"] == [1, None]
+
+
+def test_a_metric_too_large_for_a_float_is_infinite_whatever_its_type(tmp_path: Path) -> None:
+    """``10**400`` and ``Decimal("1e400")`` are metrics of ``inf``; a ``Fraction`` as large is
+    a number too and must not raise ``TypeError`` ("must be a number") at the call."""
+    huge = {
+        "as_int": 10**400,
+        "as_decimal": decimal.Decimal("-1e400"),
+        "as_fraction": fractions.Fraction(10**400, 3),
+        "as_negative_fraction": fractions.Fraction(-(10**400), 3),
+    }
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", sheetlog.SheetlogWarning)
+        record = sheetlog.log_run(
+            metrics=huge,
+            target=str(tmp_path / "runs.xlsx"),
+            capture=False,
+            journal_dir=tmp_path / ".sheetlog",
+        )
+    expected = [math.inf, -math.inf, math.inf, -math.inf]
+    assert [record[f"metrics.{key}"] for key in huge] == expected
+    row = sheetlog.load(tmp_path / "runs.xlsx").iloc[0]
+    assert [row[f"metrics.{key}"] for key in huge] == expected
