@@ -126,7 +126,10 @@ class Run:
             )
         else:
             try:
-                self.journal.note_started(self.run_id, self.name, self.target)
+                label = to_cell(self.name)  # as the row will have it: text SQLite can hold
+                self.journal.note_started(
+                    self.run_id, None if label is None else str(label), self.target
+                )
             except sqlite3.Error as error:  # only `sheetlog status` misses it
                 warn(f"sheetlog could not note run {self.run_id} as started: {error}")
             lifecycle.started(self)

@@ -479,3 +479,13 @@ def test_a_metric_too_large_for_a_float_is_infinite_whatever_its_type(tmp_path: 
     assert [record[f"metrics.{key}"] for key in huge] == expected
     row = sheetlog.load(tmp_path / "runs.xlsx").iloc[0]
     assert [row[f"metrics.{key}"] for key in huge] == expected
+
+
+@pytest.mark.parametrize("name", ["model-\udcff", Path("sweep") / "a", 7])
+def test_a_run_name_of_any_kind_is_logged_like_a_value(tmp_path: Path, name: Any) -> None:
+    """A name made from an undecodable file name (a lone surrogate), a path or a number is
+    converted like any value (docs/values.md), never an error before the run even starts."""
+    record, caught = log_run(tmp_path, {"lr": 0.1}, name=name)
+    assert caught == []
+    assert record["name"] == to_cell(name)
+    assert sheetlog.load(tmp_path / "runs.xlsx")["name"].tolist() == [to_cell(name)]
