@@ -265,7 +265,7 @@ class Run:
                 f"sheetlog: the model path {model} does not exist: it is recorded as given,"
                 " without size or checksum. Save the model first, or check the path."
             )
-        self._model = {"model_path": str(model)}
+        self._model = {"model_path": to_cell(model)}  # an undecodable name: visible escapes
         if model.exists():
             self._model["model_size"] = _size(model)
             if checksum:

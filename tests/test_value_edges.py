@@ -11,6 +11,7 @@ import decimal
 import fractions
 import json
 import math
+import os
 import subprocess
 import warnings
 from pathlib import Path
@@ -489,3 +490,19 @@ def test_a_run_name_of_any_kind_is_logged_like_a_value(tmp_path: Path, name: Any
     assert caught == []
     assert record["name"] == to_cell(name)
     assert sheetlog.load(tmp_path / "runs.xlsx")["name"].tolist() == [to_cell(name)]
+
+
+def test_a_model_file_with_an_undecodable_name_is_logged(tmp_path: Path) -> None:
+    """``log_model`` of a file whose name is not UTF-8 (``os.fsdecode`` gives a lone surrogate,
+    as ``os.listdir`` and ``glob`` do) records the path with a visible escape, its size and
+    hash; the run was lost ("could not end run: UnicodeEncodeError")."""
+    raw = os.fsencode(tmp_path) + b"/model-\xff.pt"
+    with open(raw, "wb") as stream:
+        stream.write(b"weights")
+    path = os.fsdecode(raw)
+    record, caught = log_run(tmp_path, {"lr": 0.1}, model_path=path)
+    assert caught == []
+    assert record["model_path"] == path.encode("utf-8", "backslashreplace").decode()
+    row = sheetlog.load(tmp_path / "runs.xlsx").iloc[0]
+    assert row["model_path"].endswith("model-\\udcff.pt")
+    assert row["model_size"] == 7
