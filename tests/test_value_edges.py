@@ -506,3 +506,16 @@ def test_a_model_file_with_an_undecodable_name_is_logged(tmp_path: Path) -> None
     row = sheetlog.load(tmp_path / "runs.xlsx").iloc[0]
     assert row["model_path"].endswith("model-\\udcff.pt")
     assert row["model_size"] == 7
+
+
+def test_a_target_in_a_folder_with_an_undecodable_name_is_a_clear_error(tmp_path: Path) -> None:
+    """A target path with a non-UTF-8 folder name (``os.fsdecode`` gives a lone surrogate)
+    is refused with a ConfigurationError that says what to do, before the run starts; it
+    raised UnicodeEncodeError from the journal."""
+    folder = os.fsencode(tmp_path) + b"/results-\xff"
+    os.mkdir(folder)
+    target = os.fsdecode(folder + b"/runs.xlsx")
+    with pytest.raises(sheetlog.ConfigurationError, match="not UTF-8.*rename it"):
+        log_run(tmp_path, {"lr": 0.1}, target=target)
+    journal = tmp_path / ".sheetlog"
+    assert not journal.exists() or Journal(journal).in_progress() == []
