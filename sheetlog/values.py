@@ -220,6 +220,7 @@ def json_text(value: Any) -> str:
 
 
 _MAX_DEPTH = 100
+_JSON_DIGITS = 4_000  # json.loads refuses an int of more than 4,300 digits
 _MAX_ITEMS = MAX_TEXT_CHARS // 3 + 1
 
 
@@ -237,6 +238,8 @@ def _jsonable(value: Any, ancestors: set[int], depth: int) -> Any:
     cell = _convert_safely(value)
     if isinstance(cell, dt.datetime):
         return cell.isoformat()
+    if type(cell) is str and isinstance(value, numbers.Integral) and len(cell) <= _JSON_DIGITS:
+        return int(cell)  # JSON text keeps every digit of a large int: a number, not text
     return cell
 
 

@@ -142,6 +142,18 @@ def test_numpy_times_inside_arrays_and_lists_are_dates_and_seconds(tmp_path: Pat
     assert record["params.zero_d"] == dt.datetime(2024, 1, 2, 3, 4, 5, 123456)
 
 
+def test_large_ints_inside_lists_stay_numbers(tmp_path: Path) -> None:
+    """An int beyond 2**53 alone is text (a cell's double would lose digits), but inside a
+    list or array it is JSON text anyway, which keeps every digit: it must come back as that
+    int, not as a string of its digits."""
+    seeds = [2**60, 3, -(2**63)]
+    log_run(tmp_path, {"seeds": seeds, "array": np.array(seeds), "nested": [{"s": 2**64}]})
+    row = sheetlog.load(tmp_path / "runs.xlsx").iloc[0]
+    assert row["params.seeds"] == seeds
+    assert row["params.array"] == seeds
+    assert row["params.nested"] == [{"s": 2**64}]
+
+
 # --- item 15: values never raise where docs/values.md says they don't -----------------------
 
 
