@@ -531,3 +531,26 @@ def test_a_target_in_a_folder_with_an_undecodable_name_is_a_clear_error(tmp_path
         log_run(tmp_path, {"lr": 0.1}, target=target)
     journal = tmp_path / ".sheetlog"
     assert not journal.exists() or Journal(journal).in_progress() == []
+
+
+def test_ls_and_show_never_print_characters_a_terminal_acts_on(tmp_path: Path) -> None:
+    """A logged text is shown, never run by the terminal: an escape sequence (recolour, clear,
+    retitle), BEL, a carriage return that overwrites the line, NUL, a bidi override that shows
+    ``\\u202egnp.exe`` as ``exe.png`` come out as visible escapes in ``ls`` and ``show``."""
+    hostile = {
+        "colour": "a\x1b[31mred\x1b[0m",
+        "bell": "ring\x07",
+        "over": "good\rbad",
+        "nul": "a\x00b",
+        "bidi": "\u202egnp.exe",
+    }
+    record, _ = log_run(tmp_path, hostile, name="run\x1b]0;title\x07")
+    target = str(tmp_path / "runs.xlsx")
+    runner = CliRunner()
+    listed = runner.invoke(main, ["ls", target], env={"COLUMNS": "300"}, color=True)
+    shown = runner.invoke(main, ["show", record["run_id"], "-t", target], color=True)
+    for result in (listed, shown):
+        assert result.exit_code == 0, result.output
+        assert not set(result.output) & set("\x1b\x07\r\x00\u202e"), repr(result.output)
+        assert "a\\x1b[31mred\\x1b[0m" in result.output
+        assert "\\u202egnp.exe" in result.output

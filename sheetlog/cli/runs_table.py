@@ -17,6 +17,16 @@ from .table_text import TextColumn, fit, render_blocks
 _IDENTITY = ("name", "status")
 _CONTEXT = re.compile(r"(command|host|user|metric_goals)$|(sys|git|packages)\.")
 _LINE_BREAKS = re.compile(r"\s*[\r\n]+\s*")
+#: Characters a terminal acts on instead of showing: controls (an escape sequence can recolour
+#: or retitle the terminal, a carriage return overwrite the line, BEL ring) and the bidi
+#: overrides that show ``\u202egnp.exe`` as ``exe.png``.
+_UNSHOWABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def terminal_text(text: str) -> str:
+    """``text`` safe to print on a terminal: the characters it would act on as visible escapes
+    (``\\x1b``); tabs and line feeds stay."""
+    return _UNSHOWABLE.sub(lambda found: found.group().encode("unicode_escape").decode(), text)
 
 
 def runs_table(
@@ -94,7 +104,7 @@ def cell_texts(column: Column) -> list[str]:
     texts = ["" if is_missing(v) else v if type(v) is str else object_text(v) for v in values]
     if any("\n" in text or "\r" in text for text in texts):
         texts = [_LINE_BREAKS.sub(" ", text) for text in texts]
-    return texts
+    return [terminal_text(text.replace("\t", " ")) for text in texts]
 
 
 def object_text(value: Any) -> str:
