@@ -544,6 +544,7 @@ def test_ls_and_show_never_print_characters_a_terminal_acts_on(tmp_path: Path) -
         "nul": "a\x00b",
         "bidi": "\u202egnp.exe",
     }
+    hostile["key\u202e"] = "in a column name"
     record, _ = log_run(tmp_path, hostile, name="run\x1b]0;title\x07")
     target = str(tmp_path / "runs.xlsx")
     runner = CliRunner()

@@ -13,8 +13,7 @@ import pandas as pd
 from ..query import BestRun, DiffRow, RunDiff
 from ..schema import group_of
 from .run_output import is_missing, value_text
-from .runs_table import terminal_text
-from .table_text import TextColumn, fit, key_value_lines, render
+from .table_text import TextColumn, fit, key_value_lines, render, terminal_text
 
 if TYPE_CHECKING:
     from ..code_changes import CodeChanges

@@ -12,21 +12,11 @@ from typing import Any
 from ..query import is_missing, varies
 from ..reading import Column
 from ..schema import ADOPTABLE_PREFIXES, group_of
-from .table_text import TextColumn, fit, render_blocks
+from .table_text import TextColumn, fit, render_blocks, terminal_text
 
 _IDENTITY = ("name", "status")
 _CONTEXT = re.compile(r"(command|host|user|metric_goals)$|(sys|git|packages)\.")
 _LINE_BREAKS = re.compile(r"\s*[\r\n]+\s*")
-#: Characters a terminal acts on instead of showing: controls (an escape sequence can recolour
-#: or retitle the terminal, a carriage return overwrite the line, BEL ring) and the bidi
-#: overrides that show ``\u202egnp.exe`` as ``exe.png``.
-_UNSHOWABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-
-
-def terminal_text(text: str) -> str:
-    """``text`` safe to print on a terminal: the characters it would act on as visible escapes
-    (``\\x1b``); tabs and line feeds stay."""
-    return _UNSHOWABLE.sub(lambda found: found.group().encode("unicode_escape").decode(), text)
 
 
 def runs_table(
@@ -128,7 +118,8 @@ def _text_columns(
         widest = (30 if name == "name" else 40) if cut else sys.maxsize
         number = column.kind in ("integer", "float")
         cuttable = column.kind == "object"
-        yield TextColumn(headers[name], cell_texts(column), number, widest, cuttable)
+        header = terminal_text(headers[name])
+        yield TextColumn(header, cell_texts(column), number, widest, cuttable)
 
 
 def _short_ids(ids: list[str]) -> list[str]:
