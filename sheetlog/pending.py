@@ -146,7 +146,7 @@ def with_pending(
         f"sheetlog: {_runs(len(records))} not written to {target_key} yet and shown from the"
         " journal, marked pending; `sheetlog status` says why, `sheetlog pending` lists them"
     )
-    return Table(header, rows)
+    return Table(header, rows, table.nonfinite_texts)
 
 
 def _runs(count: int) -> str:

@@ -55,7 +55,9 @@ def to_dataframe(table: Table):  # -> pandas.DataFrame (pandas imported lazily: 
     values = [list(column) for column in zip(*plain.rows, strict=True)] if plain.rows else None
     frame = pd.DataFrame(
         {
-            name: _array(name, typed_column(name, values[i] if values else []))
+            name: _array(
+                name, typed_column(name, values[i] if values else [], plain.nonfinite_texts)
+            )
             for i, name in enumerate(plain.header)
         },
         columns=plain.header,
@@ -73,7 +75,7 @@ def plain_table(table: Table) -> Table:
     if any(len(row) != width for row in rows):
         rows = [r if len(r) == width else [*r, *[None] * (width - len(r))] for r in rows]
     if len(header) == width and None not in header and len(set(header)) == len(header):
-        return table if rows is table.rows else Table(header, rows)
+        return table if rows is table.rows else Table(header, rows, table.nonfinite_texts)
     header = [_at(header, i) or None for i in range(width)]
     values = [list(column) for column in zip(*rows, strict=True)] if rows else [[]] * width
     indexed = list(zip(range(width), header, values, strict=True))
@@ -81,7 +83,24 @@ def plain_table(table: Table) -> Table:
     merged = _merge_repeated(indexed) if len(set(named)) < len(named) else indexed
     names = _column_names([(index, name) for index, name, _ in merged])
     columns = [values for _, _, values in merged]
-    return Table(names, [list(row) for row in zip(*columns, strict=True)] if rows else [])
+    rows = [list(row) for row in zip(*columns, strict=True)] if rows else []
+    return Table(names, rows, table.nonfinite_texts)
+
+
+def with_nonfinite_floats(table: Table) -> Table:
+    """``table`` with the texts ``NaN``, ``inf``, ``-inf`` as floats where ``load()`` reads
+    them so (columns of numbers), for copying a workbook's values to a sheet of another kind."""
+    if not table.nonfinite_texts:
+        return table
+    rows = [list(row) for row in table.rows]
+    for index, name in enumerate(table.header):
+        values = [row[index] if index < len(row) else None for row in rows]
+        texts = any(type(v) is str and v in _NONFINITE for v in values)
+        if texts and typed_column(name or "", values).kind == "float":
+            for row in rows:
+                if index < len(row) and type(row[index]) is str:
+                    row[index] = _NONFINITE[row[index]]
+    return Table(table.header, rows, nonfinite_texts=False)
 
 
 def typed_columns(table: Table, names: Sequence[str], rows: Sequence[int]) -> dict[str, Column]:
@@ -89,19 +108,26 @@ def typed_columns(table: Table, names: Sequence[str], rows: Sequence[int]) -> di
     typed as if those rows were the whole table."""
     where = {name: index for index, name in enumerate(table.header)}
     return {
-        name: typed_column(name, [table.rows[row][where[name]] for row in rows]) for name in names
+        name: typed_column(
+            name, [table.rows[row][where[name]] for row in rows], table.nonfinite_texts
+        )
+        for name in names
     }
 
 
-def typed_column(name: str, values: list[Any]) -> Column:
-    """The column ``name`` holding ``values`` (as read from a sheet), typed."""
+def typed_column(name: str, values: list[Any], nonfinite_texts: bool = True) -> Column:
+    """The column ``name`` holding ``values`` (as read from a sheet), typed. ``nonfinite_texts``:
+    whether the texts ``NaN``, ``inf``, ``-inf`` may be how the sheet stored those floats."""
     kinds = set(map(type, values))
     gaps = type(None) in kinds
     kinds.discard(type(None))
     if (
         kinds
         and kinds <= _NUMBER_TYPES | {str}
-        and (str not in kinds or all(v in _NONFINITE for v in values if type(v) is str))
+        and (
+            str not in kinds
+            or (nonfinite_texts and all(v in _NONFINITE for v in values if type(v) is str))
+        )
         and (int not in kinds or all(_fits_int64(v) for v in values if type(v) is int))
     ):  # (an int beyond 64 bits, from a CSV file or a Sheets API reply, keeps the column object)
         if str in kinds:
@@ -123,7 +149,22 @@ def typed_column(name: str, values: list[Any]) -> Column:
         texts = "\0" + "\0".join(strings)
         if "\0[" in texts or "\0{" in texts:  # some text may be a JSON list or object
             values = [_json_or_text(v) for v in values]
+    if float in kinds or dt.date in kinds:
+        whole = name.startswith(("params.", "tags."))
+        values = [_as_logged(v, whole) for v in values]
     return Column("object", list(values))
+
+
+def _as_logged(value: Any, whole: bool) -> Any:
+    """A value of a mixed column as every kind of sheet gives it back: a whole number of a
+    ``params.*`` / ``tags.*`` column an int (a workbook's numbers are all floats, a CSV file's
+    and a Google Sheet's are not), a date a datetime (a workbook gives a date cell at midnight
+    as a date)."""
+    if type(value) is float and whole and _fits_int64(value):
+        return int(value)
+    if type(value) is dt.date:
+        return dt.datetime(value.year, value.month, value.day)
+    return value
 
 
 def _fits_int64(number: int | float) -> bool:

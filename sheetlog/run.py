@@ -126,7 +126,10 @@ class Run:
             )
         else:
             try:
-                self.journal.note_started(self.run_id, self.name, self.target)
+                label = to_cell(self.name)  # as the row will have it: text SQLite can hold
+                self.journal.note_started(
+                    self.run_id, None if label is None else str(label), self.target
+                )
             except sqlite3.Error as error:  # only `sheetlog status` misses it
                 warn(f"sheetlog could not note run {self.run_id} as started: {error}")
             lifecycle.started(self)
@@ -262,7 +265,7 @@ class Run:
                 f"sheetlog: the model path {model} does not exist: it is recorded as given,"
                 " without size or checksum. Save the model first, or check the path."
             )
-        self._model = {"model_path": str(model)}
+        self._model = {"model_path": to_cell(model)}  # an undecodable name: visible escapes
         if model.exists():
             self._model["model_size"] = _size(model)
             if checksum:
@@ -458,6 +461,9 @@ def _metric_value(key: str, value: Any) -> float:
             return float(cell)
         except ValueError:
             pass
+        if isinstance(value, numbers.Real):  # beyond a float's range: Fraction(10**400, 3)
+            with contextlib.suppress(Exception):
+                return math.inf if value > 0 else -math.inf
     raise TypeError(f"metric {key!r} must be a number, not {type(value).__name__}: {value!r}")
 
 

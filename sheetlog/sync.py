@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from .backends.base import Backend, Table
+from .reading import with_nonfinite_floats
 from .schema import match_header, order_columns
 from .targets import open_target
 from .values import to_cell
@@ -84,6 +85,7 @@ def read_side(target: str, must_exist: bool = False) -> Side:
 
 
 def side_of(target: str, backend: Backend, table: Table) -> Side:
+    table = with_nonfinite_floats(table)  # a workbook's "NaN" text: a float, as load() says
     header = [name for name in table.header if name]
     side = Side(target, backend, header, {})
     id_column = match_header(table.header, ["run_id"]).get("run_id")
@@ -143,6 +145,8 @@ def same_value(a: Any, b: Any) -> bool:
     if isinstance(a, bool) or isinstance(b, bool):
         return a is b or (not isinstance(a, str) and not isinstance(b, str) and a == b)
     if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        if a != a or b != b:  # NaN
+            return a != a and b != b
         return a == b or math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
     if isinstance(a, dt.datetime) and isinstance(b, dt.datetime):
         return abs(_naive_utc(a) - _naive_utc(b)) <= dt.timedelta(milliseconds=1)

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from .backends.gsheets.address import is_sheet_target, parse_address
 from .errors import ConfigurationError
 from .folders import check_writable_folder
+from .values import storable_text
 
 if TYPE_CHECKING:
     from .backends.base import Backend
@@ -100,6 +101,11 @@ def target_key(target: str | os.PathLike[str]) -> str:
     write. It imports no backend's library: gspread and google-auth take about a second to
     import, which a run that ends while its Google Sheet is in back-off should not pay."""
     text = os.fspath(target)
+    if storable_text(text) != text:  # a lone surrogate: os.fsdecode of a non-UTF-8 name
+        raise ConfigurationError(
+            f"target {storable_text(text)!r} has a file or folder name that is not UTF-8, which"
+            " the journal cannot record: rename it, or log to a file in another folder"
+        )
     if is_sheet_target(text):
         return parse_address(text).canonical
     backend = open_target(text)

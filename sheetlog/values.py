@@ -220,6 +220,7 @@ def json_text(value: Any) -> str:
 
 
 _MAX_DEPTH = 100
+_JSON_DIGITS = 4_000  # json.loads refuses an int of more than 4,300 digits
 _MAX_ITEMS = MAX_TEXT_CHARS // 3 + 1
 
 
@@ -237,6 +238,8 @@ def _jsonable(value: Any, ancestors: set[int], depth: int) -> Any:
     cell = _convert_safely(value)
     if isinstance(cell, dt.datetime):
         return cell.isoformat()
+    if type(cell) is str and isinstance(value, numbers.Integral) and len(cell) <= _JSON_DIGITS:
+        return int(cell)  # JSON text keeps every digit of a large int: a number, not text
     return cell
 
 
@@ -250,10 +253,24 @@ def _container_json(value: Any, ancestors: set[int], depth: int) -> Any:
     if isinstance(value, (set, frozenset)):
         value = sorted(value, key=_text_of)
     elif not isinstance(value, (list, tuple)):
-        value = value.tolist()  # a numpy array, a pandas Series ...
+        value = _items_of(value)  # a numpy array, a pandas Series ...
         if not isinstance(value, list):  # a 0-d array
             return _jsonable(value, ancestors, depth)
     return [_jsonable(v, ancestors, depth) for v in itertools.islice(value, _MAX_ITEMS)]
+
+
+def _items_of(array: Any) -> Any:
+    """``array.tolist()``, except for numpy times: ``tolist()`` of ``datetime64[ns]`` or
+    ``timedelta64[ns]`` gives nanoseconds as integers, so those keep their numpy scalars, which
+    become dates and seconds like any other ``datetime64`` / ``timedelta64``."""
+    if _is_numpy_time_array(array):
+        return list(array) if array.ndim > 0 else _convert_safely(array)
+    return array.tolist()
+
+
+def _is_numpy_time_array(value: Any) -> bool:
+    kind = getattr(getattr(value, "dtype", None), "kind", None)
+    return kind in ("m", "M") and type(value).__module__.startswith("numpy")
 
 
 def _convert_safely(value: Any) -> CellValue:
@@ -283,6 +300,8 @@ def _array_scalar(value: Any) -> Any:
     shape = getattr(value, "shape", ())
     if tuple(shape) != ():
         return _NOT_SCALAR
+    if _is_numpy_time_array(value):  # item() of a datetime64[ns] is nanoseconds, an int
+        return value[()]
     try:
         return item()
     except (TypeError, ValueError, RuntimeError):

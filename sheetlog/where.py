@@ -58,7 +58,8 @@ def matching_rows(table: Table, conditions: list[Condition]) -> list[int]:
 
     names = list(dict.fromkeys(condition.column for condition in conditions))
     where = [table.header.index(name) for name in names]
-    frame = to_dataframe(Table(names, [[row[i] for i in where] for row in table.rows]))
+    rows = [[row[i] for i in where] for row in table.rows]
+    frame = to_dataframe(Table(names, rows, table.nonfinite_texts))
     keep = pd.Series(True, index=frame.index)
     for condition in conditions:
         keep &= condition_mask(condition, frame)

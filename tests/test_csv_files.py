@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import json
 import math
 import subprocess
 import warnings
@@ -189,3 +190,47 @@ def test_header_names_are_read_as_the_text_written(tmp_path: Path) -> None:
     header = target.read_text(encoding="utf-8-sig").splitlines()[0].split(",")
     assert header[:5] == ["run_id", "'1.0", "'=x", "'2024", "'TRUE"]  # texts, as written
     assert "params.-y" in header
+
+
+def test_the_texts_nan_and_inf_read_back_as_texts_from_a_csv_file(tmp_path: Path) -> None:
+    """A CSV file tells the text ``'NaN`` from the float ``NaN`` (a workbook cannot: both are
+    the text ``NaN`` there), so ``load()``, ``ls`` and ``--where`` give the texts back as
+    texts, and the floats as floats, also in a column holding nothing else."""
+    target = str(tmp_path / "runs.csv")
+    texts = {"mode": "inf", "missing": "NaN", "low": "-inf"}
+    numbers = {"mode_n": math.inf, "missing_n": math.nan, "low_n": -math.inf}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        sheetlog.log_run({**texts, **numbers}, target=target, capture=False,
+                         journal_dir=tmp_path / ".sheetlog")  # fmt: skip
+    row = sheetlog.load(target).iloc[0]
+    assert [row[f"params.{key}"] for key in texts] == ["inf", "NaN", "-inf"]
+    assert row["params.mode_n"] == math.inf and row["params.low_n"] == -math.inf
+    assert math.isnan(row["params.missing_n"])
+    listed = invoke("ls", target, "--where", "params.mode=inf", "--format", "json")
+    assert listed.exit_code == 0, listed.output
+    assert [r["params.mode"] for r in json.loads(listed.output)] == ["inf"]
+
+
+def test_nan_and_inf_synced_from_a_workbook_to_a_csv_file_stay_numbers(tmp_path: Path) -> None:
+    """A workbook stores NaN and ±inf as the texts ``NaN``, ``inf``, ``-inf``; ``sync`` to a CSV
+    file must write the floats (``NaN``), not those texts (``'NaN``), so that ``load()`` gives
+    the same values from both files, and a second sync finds nothing to do (NaN equals NaN)."""
+    workbook, copy = str(tmp_path / "runs.xlsx"), str(tmp_path / "copy.csv")
+    params = [{"dropout": math.nan, "clip": math.inf}, {"dropout": 0.5, "clip": -math.inf}]
+    for values in params:
+        sheetlog.log_run(values, target=workbook, capture=False, journal_dir=tmp_path / ".sl")
+    assert invoke("sync", workbook, copy).exit_code == 0
+    by_pandas = pd.read_csv(copy)  # the file itself holds numbers
+    assert by_pandas["params.dropout"].dtype == "float64"
+    assert by_pandas["params.clip"].tolist() == [math.inf, -math.inf]
+    for target in (workbook, copy):
+        frame = sheetlog.load(target)
+        assert frame["params.dropout"].dtype == "float64"
+        assert math.isnan(frame["params.dropout"][0]) and frame["params.dropout"][1] == 0.5
+        assert frame["params.clip"].tolist() == [math.inf, -math.inf]
+    again = invoke("sync", workbook, copy, "--two-way", "--format", "json")
+    assert again.exit_code == 0, again.output
+    answer = json.loads(again.output)
+    assert answer["conflicts"] == []
+    assert answer["to_dst"]["filled_cells"] == 0 and answer["to_src"]["filled_cells"] == 0

@@ -11,6 +11,7 @@ import decimal
 import fractions
 import json
 import math
+import os
 import subprocess
 import warnings
 from pathlib import Path
@@ -117,6 +118,40 @@ def test_every_cell_is_of_exactly_a_cell_type(value: Any, cell: Any) -> None:
     converted = to_cell(value)
     assert converted == cell
     assert type(converted) is type(cell)
+
+
+def test_numpy_times_inside_arrays_and_lists_are_dates_and_seconds(tmp_path: Path) -> None:
+    """``tolist()`` of a ``datetime64[ns]`` array (pandas' own unit) gives nanoseconds since 1970
+    as integers: an array of dates or durations must read back as dates and seconds, like the
+    same values logged one by one, never as 19-digit numbers."""
+    params = {
+        "dates": np.array(["2024-01-02T03:04:05.5", "NaT"], dtype="datetime64[ns]"),
+        "grid": np.array([["2024-01-02"]], dtype="datetime64[ns]"),
+        "waits": np.array([1500, 2_000_000_000], dtype="timedelta64[ns]"),
+        "listed": [np.datetime64("2024-01-02T00:00:00.000000001"), np.timedelta64(3, "s")],
+        "zero_d": np.array(np.datetime64("2024-01-02T03:04:05.123456789")),
+    }
+    record, caught = log_run(tmp_path, params)
+    assert caught == []
+    row = sheetlog.load(tmp_path / "runs.xlsx").iloc[0]
+    assert row["params.dates"] == ["2024-01-02T03:04:05.500000", None]
+    assert row["params.grid"] == [["2024-01-02T00:00:00"]]
+    assert row["params.waits"] == [1.5e-06, 2.0]
+    assert row["params.listed"] == ["2024-01-02T00:00:00", 3.0]
+    assert row["params.zero_d"] == pd.Timestamp("2024-01-02 03:04:05.123")
+    assert record["params.zero_d"] == dt.datetime(2024, 1, 2, 3, 4, 5, 123456)
+
+
+def test_large_ints_inside_lists_stay_numbers(tmp_path: Path) -> None:
+    """An int beyond 2**53 alone is text (a cell's double would lose digits), but inside a
+    list or array it is JSON text anyway, which keeps every digit: it must come back as that
+    int, not as a string of its digits."""
+    seeds = [2**60, 3, -(2**63)]
+    log_run(tmp_path, {"seeds": seeds, "array": np.array(seeds), "nested": [{"s": 2**64}]})
+    row = sheetlog.load(tmp_path / "runs.xlsx").iloc[0]
+    assert row["params.seeds"] == seeds
+    assert row["params.array"] == seeds
+    assert row["params.nested"] == [{"s": 2**64}]
 
 
 # --- item 15: values never raise where docs/values.md says they don't -----------------------
@@ -381,3 +416,142 @@ def test_a_number_in_a_column_added_right_of_a_date_column_stays_a_number(
     assert frame["params.epochs"].tolist()[1] == 5
     assert frame["params.lr"].tolist()[1] == 0.5
     assert frame["params.when"].tolist()[1] == pd.Timestamp("2000-01-02")
+
+
+def test_a_mixed_column_reads_back_alike_from_a_workbook_and_a_csv_file(tmp_path: Path) -> None:
+    """A column holding a number in one run and a text in another is an ``object`` column. A
+    workbook gives back every number as a float and a date at midnight as a ``date``; a CSV
+    file gives ``7`` and a datetime. ``load()`` must return the same values from both (else
+    ``sync`` between them lists false conflicts): whole numbers of params as ints, as in a
+    column of numbers only, and dates as datetimes."""
+    runs = [
+        {"seed": 7, "when": "unknown", "lr": 0.5},
+        {"seed": "random", "when": dt.datetime(2024, 1, 2), "lr": "auto"},
+    ]
+    frames = {}
+    for target in ("runs.xlsx", "runs.csv"):
+        for params in runs:
+            log_run(tmp_path, params, target=tmp_path / target)
+        frames[target] = sheetlog.load(tmp_path / target)
+    for frame in frames.values():
+        assert frame["params.seed"].tolist() == [7, "random"]
+        assert type(frame["params.seed"][0]) is int
+        assert frame["params.when"].tolist() == ["unknown", dt.datetime(2024, 1, 2)]
+        assert type(frame["params.when"][1]) is dt.datetime
+        assert frame["params.lr"].tolist() == [0.5, "auto"]
+
+
+def strict_json(text: str) -> Any:
+    def refuse(constant: str) -> None:
+        raise ValueError(f"{constant} is not JSON")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_ls_show_and_export_json_of_mixed_columns_is_strict_json(tmp_path: Path) -> None:
+    """A date in a column that also holds text, and NaN or inf inside a logged list, come back
+    from ``load()`` as Python objects in an ``object`` column: ``ls``, ``show`` and ``export``
+    must still print JSON (times ISO-8601, NaN and infinities null), never crash or write the
+    ``NaN`` that JSON parsers refuse."""
+    first, _ = log_run(tmp_path, {"when": dt.datetime(2024, 1, 2, 3, 4, 5), "curve": [1, math.nan]})
+    log_run(tmp_path, {"when": "later", "curve": [math.inf]})
+    target = str(tmp_path / "runs.xlsx")
+    runner = CliRunner()
+    listed = runner.invoke(main, ["ls", target, "--format", "json"])
+    assert listed.exit_code == 0, listed.output
+    rows = strict_json(listed.output)
+    assert [r["params.when"] for r in rows] == ["2024-01-02T03:04:05", "later"]
+    assert [r["params.curve"] for r in rows] == [[1, None], [None]]
+    shown = runner.invoke(main, ["show", first["run_id"], "-t", target, "--format", "json"])
+    assert shown.exit_code == 0, shown.output
+    assert strict_json(shown.output)["run"]["params.when"] == "2024-01-02T03:04:05"
+    out = tmp_path / "runs.json"
+    exported = runner.invoke(main, ["export", "-t", target, "-o", str(out)])
+    assert exported.exit_code == 0, exported.output
+    assert strict_json(out.read_text(encoding="utf-8"))[0]["params.curve"] == [1, None]
+
+
+def test_a_metric_too_large_for_a_float_is_infinite_whatever_its_type(tmp_path: Path) -> None:
+    """``10**400`` and ``Decimal("1e400")`` are metrics of ``inf``; a ``Fraction`` as large is
+    a number too and must not raise ``TypeError`` ("must be a number") at the call."""
+    huge = {
+        "as_int": 10**400,
+        "as_decimal": decimal.Decimal("-1e400"),
+        "as_fraction": fractions.Fraction(10**400, 3),
+        "as_negative_fraction": fractions.Fraction(-(10**400), 3),
+    }
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", sheetlog.SheetlogWarning)
+        record = sheetlog.log_run(
+            metrics=huge,
+            target=str(tmp_path / "runs.xlsx"),
+            capture=False,
+            journal_dir=tmp_path / ".sheetlog",
+        )
+    expected = [math.inf, -math.inf, math.inf, -math.inf]
+    assert [record[f"metrics.{key}"] for key in huge] == expected
+    row = sheetlog.load(tmp_path / "runs.xlsx").iloc[0]
+    assert [row[f"metrics.{key}"] for key in huge] == expected
+
+
+@pytest.mark.parametrize("name", ["model-\udcff", Path("sweep") / "a", 7])
+def test_a_run_name_of_any_kind_is_logged_like_a_value(tmp_path: Path, name: Any) -> None:
+    """A name made from an undecodable file name (a lone surrogate), a path or a number is
+    converted like any value (docs/values.md), never an error before the run even starts."""
+    record, caught = log_run(tmp_path, {"lr": 0.1}, name=name)
+    assert caught == []
+    assert record["name"] == to_cell(name)
+    assert sheetlog.load(tmp_path / "runs.xlsx")["name"].tolist() == [to_cell(name)]
+
+
+def test_a_model_file_with_an_undecodable_name_is_logged(tmp_path: Path) -> None:
+    """``log_model`` of a file whose name is not UTF-8 (``os.fsdecode`` gives a lone surrogate,
+    as ``os.listdir`` and ``glob`` do) records the path with a visible escape, its size and
+    hash; the run was lost ("could not end run: UnicodeEncodeError")."""
+    raw = os.fsencode(tmp_path) + b"/model-\xff.pt"
+    with open(raw, "wb") as stream:
+        stream.write(b"weights")
+    path = os.fsdecode(raw)
+    record, caught = log_run(tmp_path, {"lr": 0.1}, model_path=path)
+    assert caught == []
+    assert record["model_path"] == path.encode("utf-8", "backslashreplace").decode()
+    row = sheetlog.load(tmp_path / "runs.xlsx").iloc[0]
+    assert row["model_path"].endswith("model-\\udcff.pt")
+    assert row["model_size"] == 7
+
+
+def test_a_target_in_a_folder_with_an_undecodable_name_is_a_clear_error(tmp_path: Path) -> None:
+    """A target path with a non-UTF-8 folder name (``os.fsdecode`` gives a lone surrogate)
+    is refused with a ConfigurationError that says what to do, before the run starts; it
+    raised UnicodeEncodeError from the journal."""
+    folder = os.fsencode(tmp_path) + b"/results-\xff"
+    os.mkdir(folder)
+    target = os.fsdecode(folder + b"/runs.xlsx")
+    with pytest.raises(sheetlog.ConfigurationError, match="not UTF-8.*rename it"):
+        log_run(tmp_path, {"lr": 0.1}, target=target)
+    journal = tmp_path / ".sheetlog"
+    assert not journal.exists() or Journal(journal).in_progress() == []
+
+
+def test_ls_and_show_never_print_characters_a_terminal_acts_on(tmp_path: Path) -> None:
+    """A logged text is shown, never run by the terminal: an escape sequence (recolour, clear,
+    retitle), BEL, a carriage return that overwrites the line, NUL, a bidi override that shows
+    ``\\u202egnp.exe`` as ``exe.png`` come out as visible escapes in ``ls`` and ``show``."""
+    hostile = {
+        "colour": "a\x1b[31mred\x1b[0m",
+        "bell": "ring\x07",
+        "over": "good\rbad",
+        "nul": "a\x00b",
+        "bidi": "\u202egnp.exe",
+    }
+    hostile["key\u202e"] = "in a column name"
+    record, _ = log_run(tmp_path, hostile, name="run\x1b]0;title\x07")
+    target = str(tmp_path / "runs.xlsx")
+    runner = CliRunner()
+    listed = runner.invoke(main, ["ls", target], env={"COLUMNS": "300"}, color=True)
+    shown = runner.invoke(main, ["show", record["run_id"], "-t", target], color=True)
+    for result in (listed, shown):
+        assert result.exit_code == 0, result.output
+        assert not set(result.output) & set("\x1b\x07\r\x00\u202e"), repr(result.output)
+        assert "a\\x1b[31mred\\x1b[0m" in result.output
+        assert "\\u202egnp.exe" in result.output

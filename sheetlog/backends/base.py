@@ -24,6 +24,9 @@ class Table:
 
     header: list[str | None]
     rows: list[list[Any]]
+    #: Whether a text ``NaN``, ``inf`` or ``-inf`` may stand for that float (a workbook or a
+    #: Google Sheet stores them as text); a CSV file tells them apart (``NaN`` and ``'NaN``).
+    nonfinite_texts: bool = True
 
 
 class Backend(Protocol):

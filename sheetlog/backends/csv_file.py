@@ -56,6 +56,7 @@ class CsvBackend:
         return Table(
             [name or None for name in header],
             [[csv_value(text) for text in row] for row in rows if any(row)],
+            nonfinite_texts=False,
         )
 
     def write(

@@ -13,7 +13,7 @@ import pandas as pd
 from ..query import BestRun, DiffRow, RunDiff
 from ..schema import group_of
 from .run_output import is_missing, value_text
-from .table_text import TextColumn, fit, key_value_lines, render
+from .table_text import TextColumn, fit, key_value_lines, render, terminal_text
 
 if TYPE_CHECKING:
     from ..code_changes import CodeChanges
@@ -49,7 +49,7 @@ def show_text(name: str, value: Any, whole: set[str] | frozenset[str] = frozense
     (``--format json`` keeps every digit), everything else in full."""
     value = show_value(name, value, whole)
     if not isinstance(value, float) or not math.isfinite(value):
-        return value_text(value)
+        return terminal_text(value_text(value))
     if value.is_integer() and abs(value) < 2**53:
         return str(int(value))
     if name.startswith("metrics."):
@@ -178,14 +178,15 @@ def runner_up_lines(answer: BestRun) -> list[str]:
 
 def _ident(run: pd.Series) -> str:
     name = run.get("name")
-    return f"{str(run.get('run_id'))[:8]}  {'' if is_missing(name) else name}".rstrip()
+    label = "" if is_missing(name) else terminal_text(str(name))
+    return f"{str(run.get('run_id'))[:8]}  {label}".rstrip()
 
 
 def short_text(value: Any) -> str:
     """A value for best and diff: floats to 6 significant digits (JSON keeps them whole)."""
     if isinstance(value, float) and not isinstance(value, bool):
         return format(value, ".6g")
-    return value_text(value)
+    return terminal_text(value_text(value))
 
 
 def _signed(delta: float) -> str:

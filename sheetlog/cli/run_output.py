@@ -8,6 +8,7 @@ quoting; a text never runs as a formula in a spreadsheet opening the file).
 
 from __future__ import annotations
 
+import datetime as dt
 import importlib.util
 import io
 import json
@@ -42,8 +43,21 @@ def json_column(series: pd.Series) -> list[Any]:
         return [None if pd.isna(t) else t.isoformat() for t in series]
     if pd.api.types.is_float_dtype(series):
         return series.astype(object).where(series.map(math.isfinite), None).tolist()
-    values = series.astype(object)
-    return values.where(values.map(lambda v: not is_missing(v)), None).tolist()
+    return [None if is_missing(v) else _json_ready(v) for v in series.astype(object)]
+
+
+def _json_ready(value: Any) -> Any:
+    """A value of a mixed column (times, numbers, texts, lists and dicts read from JSON text)
+    as strict JSON can hold it: times ISO-8601, NaN and infinities ``null``, also inside lists."""
+    if isinstance(value, (dt.date, dt.time)):
+        return value.isoformat()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, list):
+        return [_json_ready(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _json_ready(v) for k, v in value.items()}
+    return value
 
 
 def json_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
@@ -57,7 +71,7 @@ def json_value(value: Any) -> Any:
 
 
 def dump_json(data: Any) -> str:
-    return json.dumps(data, ensure_ascii=False, indent=2)
+    return json.dumps(data, ensure_ascii=False, indent=2, allow_nan=False)
 
 
 def write_csv(frame: pd.DataFrame, stream: TextIO) -> None:

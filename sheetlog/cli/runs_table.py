@@ -12,7 +12,7 @@ from typing import Any
 from ..query import is_missing, varies
 from ..reading import Column
 from ..schema import ADOPTABLE_PREFIXES, group_of
-from .table_text import TextColumn, fit, render_blocks
+from .table_text import TextColumn, fit, render_blocks, terminal_text
 
 _IDENTITY = ("name", "status")
 _CONTEXT = re.compile(r"(command|host|user|metric_goals)$|(sys|git|packages)\.")
@@ -94,7 +94,7 @@ def cell_texts(column: Column) -> list[str]:
     texts = ["" if is_missing(v) else v if type(v) is str else object_text(v) for v in values]
     if any("\n" in text or "\r" in text for text in texts):
         texts = [_LINE_BREAKS.sub(" ", text) for text in texts]
-    return texts
+    return [terminal_text(text.replace("\t", " ")) for text in texts]
 
 
 def object_text(value: Any) -> str:
@@ -118,7 +118,8 @@ def _text_columns(
         widest = (30 if name == "name" else 40) if cut else sys.maxsize
         number = column.kind in ("integer", "float")
         cuttable = column.kind == "object"
-        yield TextColumn(headers[name], cell_texts(column), number, widest, cuttable)
+        header = terminal_text(headers[name])
+        yield TextColumn(header, cell_texts(column), number, widest, cuttable)
 
 
 def _short_ids(ids: list[str]) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
@@ -77,10 +78,23 @@ def _align_one(text: str, width: int, right: bool) -> str:
     return text.rjust(width) if right else text.ljust(width)
 
 
+#: Characters a terminal acts on instead of showing: controls (an escape sequence can recolour
+#: or retitle the terminal, a carriage return overwrite the line, BEL ring) and the bidi
+#: overrides that show ``\u202egnp.exe`` as ``exe.png``.
+_UNSHOWABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def terminal_text(text: str) -> str:
+    """``text`` safe to print on a terminal: the characters it would act on as visible escapes
+    (``\\x1b``); tabs and line feeds stay."""
+    return _UNSHOWABLE.sub(lambda found: found.group().encode("unicode_escape").decode(), text)
+
+
 def key_value_lines(pairs: list[tuple[str, str]], indent: str = "  ") -> list[str]:
     """``name  value`` lines with the values aligned; lines of a multi-line value indented."""
     if not pairs:
         return []
+    pairs = [(terminal_text(name), terminal_text(value)) for name, value in pairs]
     name_width = max(len(name) for name, _ in pairs)
     continuation = "\n" + " " * (len(indent) + name_width + len(GAP))
     return [
