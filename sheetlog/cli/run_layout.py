@@ -13,6 +13,7 @@ import pandas as pd
 from ..query import BestRun, DiffRow, RunDiff
 from ..schema import group_of
 from .run_output import is_missing, value_text
+from .runs_table import number_text
 from .table_text import TextColumn, fit, key_value_lines, render
 
 if TYPE_CHECKING:
@@ -50,11 +51,8 @@ def show_text(name: str, value: Any, whole: set[str] | frozenset[str] = frozense
     value = show_value(name, value, whole)
     if not isinstance(value, float) or not math.isfinite(value):
         return value_text(value)
-    if value.is_integer() and abs(value) < 2**53:
-        return str(int(value))
-    if name.startswith("metrics."):
-        text = f"{value:.6g}"
-        return f"{value:.1f}" if "e+" in text else text
+    if (value.is_integer() and abs(value) < 2**53) or name.startswith("metrics."):
+        return number_text(value)
     return value_text(value)
 
 
@@ -182,14 +180,20 @@ def _ident(run: pd.Series) -> str:
 
 
 def short_text(value: Any) -> str:
-    """A value for best and diff: floats to 6 significant digits (JSON keeps them whole)."""
+    """A value for best and diff: whole numbers as integers, other floats to 6 significant
+    digits (``number_text``; JSON keeps them whole)."""
     if isinstance(value, float) and not isinstance(value, bool):
-        return format(value, ".6g")
+        return number_text(value)
     return value_text(value)
 
 
 def _signed(delta: float) -> str:
-    return "±0" if delta == 0 else format(delta, "+.4g")
+    """A difference: a whole one as an integer (+6419754), any other to 4 significant digits."""
+    if delta == 0:
+        return "±0"
+    if float(delta).is_integer() and abs(delta) < 2**53:
+        return f"{int(delta):+d}"
+    return format(delta, "+.4g")
 
 
 def _text(name: str, value: Any) -> str:

@@ -1,0 +1,109 @@
+"""A new user's first hour, continued (issue 11): what a user trips on beyond the README.
+
+Numbers read the same in ``ls``, ``show``, ``best`` and ``diff`` (a whole number is an integer
+everywhere, not ``9.42772e+06``); a usage error (an unknown column named on the command line) is
+exit 2 on every command, a run or target that is not there exit 1; ``diff`` gives no "delta"
+for process ids or exit codes.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from cli_support import write_records
+from click.testing import CliRunner
+
+from sheetlog.cli import main
+from sheetlog.values import to_cell
+
+RUNS = [
+    {
+        "run_id": "a1" * 16,
+        "name": "small",
+        "status": "FINISHED",
+        "params.lr": 0.1,
+        "metrics.accuracy": 0.9,
+        "metrics.n_params": 1234567,
+        "pid": 100,
+        "exit_code": 0,
+    },
+    {
+        "run_id": "b2" * 16,
+        "name": "big",
+        "status": "FINISHED",
+        "params.lr": 0.01,
+        "metrics.accuracy": 0.95,
+        "metrics.n_params": 7654321,
+        "model_size": 9427721,
+        "pid": 2457,
+        "exit_code": 1,
+    },
+]
+
+
+@pytest.fixture
+def workbook(tmp_path) -> str:
+    target = str(tmp_path / "runs.xlsx")
+    write_records(target, [{k: to_cell(v) for k, v in run.items()} for run in RUNS])
+    return target
+
+
+def invoke(*args: str):
+    return CliRunner().invoke(main, list(args), env={"COLUMNS": "200"})
+
+
+def test_ls_prints_whole_numbers_as_integers(workbook):
+    result = invoke("ls", "-t", workbook, "-c", "name,model_size,n_params")
+    assert result.exit_code == 0, result.output
+    assert "9427721" in result.stdout and "1234567" in result.stdout
+    assert "e+06" not in result.stdout
+
+
+def test_diff_and_best_print_whole_numbers_as_integers(workbook):
+    diff = invoke("diff", "-t", workbook, "small", "big")
+    assert diff.exit_code == 0, diff.output
+    assert "e+06" not in diff.stdout
+    assert "7654321 (+6419754)" in diff.stdout
+    assert "9427721" in diff.stdout
+    best = invoke("best", "-t", workbook, "-m", "accuracy", "--max")
+    assert best.exit_code == 0, best.output
+    assert "e+06" not in best.stdout
+    assert "1234567" in best.stdout  # the runner-up's n_params
+
+
+def test_diff_gives_no_deltas_for_process_ids_and_exit_codes(workbook):
+    result = invoke("diff", "-t", workbook, "small", "big", "--all")
+    assert result.exit_code == 0, result.output
+    lines = {line.split()[0]: line for line in result.stdout.splitlines() if line.strip()}
+    assert "(+" not in lines["pid"] and "(+" not in lines["exit_code"]
+    assert "(-0.09)" in lines["params.lr"]  # params and metrics keep theirs
+    columns = json.loads(invoke("diff", "-t", workbook, "small", "big", "--format", "json").stdout)
+    rows = {row["column"]: row for row in columns["columns"]}
+    assert "pid" not in rows  # an id: shown with --all only, like run_id
+    assert rows["exit_code"]["deltas"] == [None, None]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("best", "-m", "nope"),
+        ("best", "-m", "nope", "--min"),
+        ("ls", "--sort", "nope"),
+        ("ls", "-c", "nope"),
+        ("ls", "--where", "nope=1"),
+    ],
+)
+def test_an_unknown_column_is_a_usage_error_on_every_command(workbook, args):
+    result = invoke(*args, "-t", workbook)
+    assert result.exit_code == 2, result.output
+    assert "no column 'nope'" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_best_of_a_workbook_with_no_runs_is_exit_1(tmp_path):
+    target = str(tmp_path / "empty.xlsx")
+    assert invoke("init", "-t", target).exit_code == 0
+    result = invoke("best", "-t", target, "-m", "accuracy")
+    assert result.exit_code == 1, result.output
+    assert "no runs" in result.output
