@@ -107,3 +107,22 @@ def test_best_of_a_workbook_with_no_runs_is_exit_1(tmp_path):
     result = invoke("best", "-t", target, "-m", "accuracy")
     assert result.exit_code == 1, result.output
     assert "no runs" in result.output
+
+
+def test_json_output_gives_whole_numbers_as_integers_on_every_command(workbook):
+    """``show --format json`` gave ``model_size: 9427721`` while ``ls`` gave 9427721.0 and
+    ``best`` a param ``C: 10.0``: a whole-number column is integers in every JSON output."""
+    runs = json.loads(invoke("ls", "-t", workbook, "--format", "json").stdout)
+    assert [run["metrics.n_params"] for run in runs] == [1234567, 7654321]
+    assert all(type(run["pid"]) is int for run in runs)
+    assert runs[1]["model_size"] == 9427721 and type(runs[1]["model_size"]) is int
+    assert type(runs[0]["metrics.accuracy"]) is float
+    best = json.loads(invoke("best", "-t", workbook, "-m", "accuracy", "--format", "json").stdout)
+    assert best["params"] == {"lr": 0.01}
+    assert type(best["runner_up"]["deltas"]["metrics.n_params"]) is int
+    diff = json.loads(invoke("diff", "-t", workbook, "small", "big", "--format", "json").stdout)
+    row = next(row for row in diff["columns"] if row["column"] == "metrics.n_params")
+    assert row["values"] == [1234567, 7654321] and row["deltas"] == [None, 6419754]
+    assert type(row["deltas"][1]) is int
+    show = json.loads(invoke("show", "-t", workbook, "big", "--format", "json").stdout)
+    assert type(show["run"]["metrics.n_params"]) is int

@@ -2,7 +2,8 @@
 
 JSON and CSV output are for scripts, so they are stable: every selected column is a key (or a CSV
 column), times are ISO-8601 in UTC, missing values, NaN and infinities are ``null`` in JSON and
-empty in CSV, lists and dicts stay JSON. CSV files follow ``sheetlog.csv_text`` (RFC 4180
+empty in CSV, lists and dicts stay JSON; in JSON a column of whole numbers holds integers (a
+workbook keeps every number as a float), in every command alike. CSV files follow ``sheetlog.csv_text`` (RFC 4180
 quoting; a text never runs as a formula in a spreadsheet opening the file).
 """
 
@@ -41,9 +42,17 @@ def json_column(series: pd.Series) -> list[Any]:
     if pd.api.types.is_datetime64_any_dtype(series):
         return [None if pd.isna(t) else t.isoformat() for t in series]
     if pd.api.types.is_float_dtype(series):
-        return series.astype(object).where(series.map(math.isfinite), None).tolist()
+        finite = series.map(math.isfinite)
+        number = int if _whole(series[finite]) else float
+        return [number(v) if ok else None for v, ok in zip(series, finite, strict=True)]
     values = series.astype(object)
     return values.where(values.map(lambda v: not is_missing(v)), None).tolist()
+
+
+def _whole(numbers: pd.Series) -> bool:
+    """Whether a column's finite numbers are all whole: a workbook keeps every number as a float
+    (9427721 reads back 9427721.0), JSON gives them as the integers they are, as ``show`` does."""
+    return bool(len(numbers)) and bool(((numbers % 1 == 0) & (numbers.abs() < 2**53)).all())
 
 
 def json_records(frame: pd.DataFrame) -> list[dict[str, Any]]:

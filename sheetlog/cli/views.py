@@ -146,7 +146,8 @@ def ls(
     way in options (lr for params.lr). Times are UTC, to the minute.
 
     --format json prints a list of objects {column: value} with every selected column: times in
-    ISO-8601 (UTC), missing values, NaN and infinities as null. --format csv prints the same
+    ISO-8601 (UTC), missing values, NaN and infinities as null, a column of whole numbers as
+    integers. --format csv prints the same
     columns, text made safe to open in a spreadsheet.
 
     \b
@@ -383,7 +384,7 @@ def best_summary(answer: BestRun, target: str) -> dict[str, Any]:
         else {
             **ident(runner),
             "value": json_value(runner[answer.metric]),
-            "deltas": answer.deltas(),
+            "deltas": {name: json_value(delta) for name, delta in answer.deltas().items()},
             "params": {
                 name[len("params.") :]: json_value(theirs)
                 for name, (_, theirs) in answer.params_differing().items()
@@ -474,7 +475,7 @@ def diff_summary(answer: RunDiff, target: str) -> dict[str, Any]:
             {
                 "column": row.column,
                 "values": values,
-                "deltas": row.deltas,
+                "deltas": [json_value(delta) for delta in row.deltas],
                 "a": values[0],
                 "b": values[1],
                 "same": row.same,
