@@ -3,8 +3,9 @@
 JSON and CSV output are for scripts, so they are stable: every selected column is a key (or a CSV
 column), times are ISO-8601 in UTC, missing values, NaN and infinities are ``null`` in JSON and
 empty in CSV, lists and dicts stay JSON; in JSON a column of whole numbers holds integers (a
-workbook keeps every number as a float), in every command alike. CSV files follow ``sheetlog.csv_text`` (RFC 4180
-quoting; a text never runs as a formula in a spreadsheet opening the file).
+workbook keeps every number as a float), in every command alike. CSV files follow
+``sheetlog.csv_text`` (RFC 4180 quoting; a text never runs as a formula in a spreadsheet opening
+the file).
 """
 
 from __future__ import annotations
