@@ -344,8 +344,9 @@ class BestRun:
 def best(
     frame: pd.DataFrame, metric: str, direction: Direction | None = None, target: str = "the runs"
 ) -> BestRun:
-    """The FINISHED run with the best finite value of ``metric`` (the earliest in the table of
-    equal ones). ``QueryError`` when no run has the metric, or none a finite value of it."""
+    """The FINISHED run (or a row with no status, kept by hand) with the best finite value of
+    ``metric`` (the earliest in the table of equal ones). ``QueryError`` when no run has the
+    metric, or none a finite value of it."""
     import pandas as pd
 
     column = metric_column(metric, list(frame.columns))
@@ -355,7 +356,9 @@ def best(
     except QueryError as split:
         raise QueryError(f"{split}; say which is better with --min or --max") from None
     values = pd.to_numeric(frame[column], errors="coerce")
-    finished = frame["status"] == "FINISHED" if "status" in frame else True
+    # a row with no status is one the user kept by hand: a result, as in a sheet with no status
+    status = frame.get("status")
+    finished = True if status is None else (status == "FINISHED") | status.isna()
     usable = finished & values.map(math.isfinite, na_action="ignore").fillna(False).astype(bool)
     candidates = values[usable]
     if candidates.empty:

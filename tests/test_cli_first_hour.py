@@ -126,3 +126,41 @@ def test_json_output_gives_whole_numbers_as_integers_on_every_command(workbook):
     assert type(row["deltas"][1]) is int
     show = json.loads(invoke("show", "-t", workbook, "big", "--format", "json").stdout)
     assert type(show["run"]["metrics.n_params"]) is int
+
+
+def test_best_in_a_hand_kept_sheet_names_rows_by_their_own_columns(tmp_path):
+    """A hand-kept sheet has no run_id or name: ``best`` printed the value alone and the
+    runner-up as ``run None``. A row without them is named by its own columns."""
+    import openpyxl
+
+    path = tmp_path / "hand.xlsx"
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["Date", "lr", "accuracy", "verdict"])
+    sheet.append(["2024-01-01", 0.1, 0.8, "meh"])
+    sheet.append(["2024-01-02", 0.01, 0.9, "good"])
+    book.save(path)
+    result = invoke("best", "-t", str(path), "-m", "accuracy")
+    assert result.exit_code == 0, result.output
+    assert "None" not in result.stdout
+    best, runner_up = result.stdout.split("Runner-up")
+    assert "2024-01-02" in best and "good" in best
+    assert "2024-01-01" in runner_up and "meh" in runner_up
+
+
+def test_best_counts_hand_kept_rows_after_sheetlog_added_a_status_column(tmp_path):
+    """A hand-kept row has no status: once sheetlog logged a run there (adding a ``status``
+    column), ``best`` left the hand-kept rows out as not FINISHED and named a worse run."""
+    import openpyxl
+
+    path = tmp_path / "hand.xlsx"
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["lr", "accuracy", "verdict"])
+    sheet.append([0.01, 0.9, "good"])
+    book.save(path)
+    logged = invoke("log", "-t", str(path), "-p", "lr=0.05", "-m", "accuracy=0.85", "--name", "x")
+    assert logged.exit_code == 0, logged.output
+    data = json.loads(invoke("best", "-t", str(path), "-m", "accuracy", "--format", "json").stdout)
+    assert data["value"] == 0.9 and data["candidates"] == 2
+    assert data["runner_up"]["name"] == "x"

@@ -144,7 +144,10 @@ def best_lines(answer: BestRun) -> list[str]:
     """``best``: the winner's id, name, start time and value, its params, and its ties."""
     row, column = answer.run, answer.metric
     head = [(name, row.get(name)) for name in ("run_id", "name", "start_time", column)]
-    lines = key_value_lines([(name, short_text(v)) for name, v in head if not is_missing(v)])
+    pairs = [(name, short_text(v)) for name, v in head if not is_missing(v)]
+    if _unnamed(row):
+        pairs.insert(0, ("row", _ident(row)))
+    lines = key_value_lines(pairs)
     params = [(name[len("params.") :], show_text(name, v)) for name, v in params_of(row).items()]
     if params:
         lines += ["Parameters", *key_value_lines(params)]
@@ -175,8 +178,16 @@ def runner_up_lines(answer: BestRun) -> list[str]:
 
 
 def _ident(run: pd.Series) -> str:
-    name = run.get("name")
-    return f"{str(run.get('run_id'))[:8]}  {'' if is_missing(name) else name}".rstrip()
+    """The run's short id and name; a row with neither (a hand-kept sheet) by its values."""
+    if _unnamed(run):
+        return "  ".join(f"{name}={short_text(v)}" for name, v in run.items() if not is_missing(v))
+    run_id, name = run.get("run_id"), run.get("name")
+    parts = [str(run_id)[:8] if not is_missing(run_id) else "", "" if is_missing(name) else name]
+    return "  ".join(str(part) for part in parts if part)
+
+
+def _unnamed(run: pd.Series) -> bool:
+    return is_missing(run.get("run_id")) and is_missing(run.get("name"))
 
 
 def short_text(value: Any) -> str:
