@@ -164,3 +164,17 @@ def test_best_counts_hand_kept_rows_after_sheetlog_added_a_status_column(tmp_pat
     data = json.loads(invoke("best", "-t", str(path), "-m", "accuracy", "--format", "json").stdout)
     assert data["value"] == 0.9 and data["candidates"] == 2
     assert data["runner_up"]["name"] == "x"
+
+
+def test_show_in_a_sheet_of_rows_without_run_ids_does_not_say_it_has_no_runs(tmp_path):
+    import openpyxl
+
+    path = tmp_path / "hand.xlsx"
+    book = openpyxl.Workbook()
+    book.active.append(["lr", "accuracy"])
+    book.active.append([0.01, 0.9])
+    book.save(path)
+    result = invoke("show", "-t", str(path), "0.01")
+    assert result.exit_code == 1
+    assert "has no runs" not in result.output
+    assert "1 row" in result.output and "no run_id" in result.output
