@@ -178,3 +178,11 @@ def test_show_in_a_sheet_of_rows_without_run_ids_does_not_say_it_has_no_runs(tmp
     assert result.exit_code == 1
     assert "has no runs" not in result.output
     assert "1 row" in result.output and "no run_id" in result.output
+
+
+def test_best_of_one_run_says_run_not_runs(tmp_path):
+    target = str(tmp_path / "runs.csv")
+    assert invoke("log", "-t", target, "-m", "loss=0.5", "--name", "only").exit_code == 0
+    result = invoke("best", "-t", target, "-m", "loss")
+    assert result.exit_code == 0, result.output
+    assert "of 1 FINISHED run in" in result.stderr

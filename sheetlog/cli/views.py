@@ -348,7 +348,7 @@ def best(
     why = {"given": "as asked", "declared": "as the runs declared", "name": "guessed"}
     click.echo(
         f"{word} {answer.metric} ({why[answer.goal.source]}) of {answer.candidates} FINISHED"
-        f" runs in {target}",
+        f" run{'' if answer.candidates == 1 else 's'} in {target}",
         err=True,
     )
     click.echo("\n".join(best_lines(answer) + runner_up_lines(answer)))
