@@ -186,3 +186,20 @@ def test_best_of_one_run_says_run_not_runs(tmp_path):
     result = invoke("best", "-t", target, "-m", "loss")
     assert result.exit_code == 0, result.output
     assert "of 1 FINISHED run in" in result.stderr
+
+
+def test_pending_takes_a_run_name_as_every_other_command_does(tmp_path):
+    """``sheetlog pending`` lists ``<id> (lost)``; ``pending --retarget lost other.xlsx`` said
+    there was no such run: it took an id or a prefix only."""
+    target = str(tmp_path / "runs.xlsx")
+    (tmp_path / "~$runs.xlsx").write_text("")  # open in Excel: the run stays pending
+    journal = str(tmp_path / "journal")
+    logged = invoke("log", "-t", target, "--journal-dir", journal, "-m", "a=1", "--name", "lost")
+    assert logged.exit_code == 0, logged.output
+    listed = invoke("pending", "--journal-dir", journal)
+    assert listed.exit_code == 1 and "(lost)" in listed.stdout
+    other = str(tmp_path / "other.xlsx")
+    moved = invoke("pending", "--journal-dir", journal, "--retarget", "lost", other)
+    assert moved.exit_code == 0, moved.output
+    assert "lost" in invoke("ls", "-t", other).stdout
+    assert invoke("pending", "--journal-dir", journal, "--drop", "nope").exit_code == 1
