@@ -203,3 +203,14 @@ def test_pending_takes_a_run_name_as_every_other_command_does(tmp_path):
     assert moved.exit_code == 0, moved.output
     assert "lost" in invoke("ls", "-t", other).stdout
     assert invoke("pending", "--journal-dir", journal, "--drop", "nope").exit_code == 1
+
+
+def test_where_with_a_time_that_is_not_one_is_a_usage_error(tmp_path):
+    target = str(tmp_path / "runs.csv")
+    assert invoke("log", "-t", target, "-m", "loss=0.5", "--name", "today").exit_code == 0
+    listed = invoke("ls", "-t", target, "--where", "start_time>2020-01-31", "-c", "name")
+    assert listed.exit_code == 0 and "today" in listed.stdout
+    for bad in ("start_time>yesterday", "start_time<2026-13-45"):
+        result = invoke("ls", "-t", target, "--where", bad)
+        assert result.exit_code == 2, result.output
+        assert "start_time holds times" in result.output and "2026-01-31" in result.output
