@@ -214,3 +214,33 @@ def test_where_with_a_time_that_is_not_one_is_a_usage_error(tmp_path):
         result = invoke("ls", "-t", target, "--where", bad)
         assert result.exit_code == 2, result.output
         assert "start_time holds times" in result.output and "2026-01-31" in result.output
+
+
+def test_diff_of_four_runs_on_an_80_column_terminal_cuts_no_number(tmp_path):
+    """On 80 columns ``diff A B C D`` cut every metric mid-number (``0.97111…``) to make room
+    for the deltas: a run's deltas now go where they fit, numbers are never cut."""
+    from test_cli_views import on_a_terminal
+
+    target = str(tmp_path / "runs.xlsx")
+    values = [(0.982222, 0.0687168), (0.982226, 0.0686656), (0.971111, 0.177773), (0.96, 1.26)]
+    records = [
+        {
+            "run_id": f"{i:032x}",
+            "name": f"run-{i}",
+            "status": "FINISHED",
+            "params.C": float(10**i),
+            "metrics.accuracy": accuracy,
+            "metrics.fit_time_s": fit_time,
+        }
+        for i, (accuracy, fit_time) in enumerate(values)
+    ]
+    write_records(target, records)
+    names = [record["name"] for record in records]
+    code, lines, stderr = on_a_terminal("diff", "-t", target, *names, width=80)
+    assert code == 0, stderr
+    assert all(len(line) <= 80 for line in lines)
+    accuracy = next(line for line in lines if line.startswith("metrics.accuracy"))
+    fit_time = next(line for line in lines if line.startswith("metrics.fit_time_s"))
+    assert "…" not in accuracy + fit_time
+    assert all(f"{fit:g}" in fit_time.split() for _, fit in values), fit_time
+    assert "(+4e-06)" in accuracy  # the deltas that fit are shown

@@ -234,18 +234,35 @@ def diff_table(answer: RunDiff, width: int | None) -> str:
         ]
         return render(fit(columns, sys.maxsize, keep=len(columns)))
     room = width - min(max(map(len, names)), 40) - 2 * count
-    natural = [max(map(len, cells)) for cells in sides]
-    share = max(room // count, 6)
-    # a narrow column gives its spare room to the others
-    spare = sum(max(share - n, 0) for n in natural)
-    wide = sum(1 for n in natural if n > share) or 1
-    widths = [n if n <= share else max(share + spare // wide, 6) for n in natural]
+    # a number is not cut for its delta: a run's deltas are shown, left to right, while the
+    # table still fits with them
+    bare = [[_diff_cell(row, i, _precise(row), delta=False) for row in rows] for i in range(count)]
+    spare = room - sum(max(map(len, cells)) for cells in bare)
+    for i in range(1, count):
+        extra = max(map(len, sides[i])) - max(map(len, bare[i]))
+        if extra > spare:
+            sides[i] = bare[i]
+        else:
+            spare -= extra
+    widths = _widths(room, sides)
     columns = [TextColumn("column", names)]
     columns += [
         TextColumn(letter, cells, max_width=w)
         for letter, cells, w in zip(letters(count), sides, widths, strict=True)
     ]
     return render(fit(columns, width, keep=len(columns)))
+
+
+def _widths(room: int, sides: list[list[str]]) -> list[int]:
+    """The width of each run's column of ``diff``: an equal share of ``room``, a narrow column
+    giving its spare room to the others."""
+    natural = [max(map(len, cells)) for cells in sides]
+    if sum(natural) <= room:
+        return natural
+    share = max(room // len(sides), 6)
+    spare = sum(max(share - n, 0) for n in natural)
+    wide = sum(1 for n in natural if n > share) or 1
+    return [n if n <= share else max(share + spare // wide, 6) for n in natural]
 
 
 def letters(count: int) -> list[str]:
@@ -259,14 +276,16 @@ def _precise(row: DiffRow) -> bool:
     return len({format(v, ".6g") for v in floats}) < len(floats)
 
 
-def _diff_cell(row: DiffRow, i: int, precise: bool) -> str:
+def _diff_cell(row: DiffRow, i: int, precise: bool, delta: bool = True) -> str:
     value = row.values[i]
     if is_missing(value):
         return "(none)"
     text = repr(float(value)) if precise and isinstance(value, float) else short_text(value)
     text = " ".join(text.split())
-    delta = row.deltas[i]
-    return text if delta is None or i == 0 or delta == 0 else f"{text} ({_signed(delta)})"
+    change = row.deltas[i]
+    if not delta or change is None or i == 0 or change == 0:
+        return text
+    return f"{text} ({_signed(change)})"
 
 
 def code_lines(code: CodeChanges, names: list[str]) -> list[str]:
