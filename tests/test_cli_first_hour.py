@@ -244,3 +244,21 @@ def test_diff_of_four_runs_on_an_80_column_terminal_cuts_no_number(tmp_path):
     assert "…" not in accuracy + fit_time
     assert all(f"{fit:g}" in fit_time.split() for _, fit in values), fit_time
     assert "(+4e-06)" in accuracy  # the deltas that fit are shown
+
+
+def test_csv_output_gives_whole_numbers_as_integers_as_json_does(workbook, tmp_path):
+    """``ls --format csv`` and ``export -o x.csv`` wrote ``9427721.0`` and ``2457.0`` where the
+    JSON outputs and the tables print 9427721 and 2457."""
+    import csv
+    import io
+
+    printed = invoke("ls", "-t", workbook, "--format", "csv", "-c", "name,model_size,pid,lr")
+    assert printed.exit_code == 0, printed.output
+    rows = list(csv.DictReader(io.StringIO(printed.stdout)))
+    assert [row["model_size"] for row in rows] == ["", "9427721"]
+    assert [row["pid"] for row in rows] == ["100", "2457"]
+    assert [row["params.lr"] for row in rows] == ["0.1", "0.01"]
+    out = tmp_path / "out.csv"
+    assert invoke("export", "-t", workbook, "-o", str(out)).exit_code == 0
+    exported = list(csv.DictReader(out.open(newline="", encoding="utf-8")))
+    assert exported[1]["metrics.n_params"] == "7654321" and exported[1]["exit_code"] == "1"

@@ -2,8 +2,8 @@
 
 JSON and CSV output are for scripts, so they are stable: every selected column is a key (or a CSV
 column), times are ISO-8601 in UTC, missing values, NaN and infinities are ``null`` in JSON and
-empty in CSV, lists and dicts stay JSON; in JSON a column of whole numbers holds integers (a
-workbook keeps every number as a float), in every command alike. CSV files follow
+empty in CSV, lists and dicts stay JSON; a column of whole numbers holds integers (a workbook
+keeps every number as a float), in every command alike. CSV files follow
 ``sheetlog.csv_text`` (RFC 4180 quoting; a text never runs as a formula in a spreadsheet opening
 the file).
 """
@@ -72,12 +72,15 @@ def dump_json(data: Any) -> str:
 
 def write_csv(frame: pd.DataFrame, stream: TextIO) -> None:
     """The frame in the CSV convention of ``sheetlog.csv_text`` (the CSV target's too). A float
-    column's NaN is empty: ``load()`` gives NaN for a missing value and for a logged NaN alike."""
+    column's NaN is empty: ``load()`` gives NaN for a missing value and for a logged NaN alike;
+    a column of whole numbers is written as integers."""
     columns = []
     for name in frame.columns:
         series = frame[name]
         if pd.api.types.is_float_dtype(series):
             values = series.astype(object).where(series.notna(), None).tolist()
+            if _whole(series[series.map(math.isfinite)]):  # 9427721, not 9427721.0, as in JSON
+                values = [v if v is None or not math.isfinite(v) else int(v) for v in values]
         else:
             values = [None if is_missing(v) else to_cell(v) for v in series.astype(object)]
         columns.append([csv_field(value) for value in values])
