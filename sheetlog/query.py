@@ -356,6 +356,8 @@ def best(
     except QueryError as split:
         raise QueryError(f"{split}; say which is better with --min or --max") from None
     values = pd.to_numeric(frame[column], errors="coerce")
+    if values.isna().all() and frame[column].notna().any():
+        raise QueryError(f"{column} holds text, not numbers: rank by a metric", "--metric")
     # a row with no status is one the user kept by hand: a result, as in a sheet with no status
     status = frame.get("status")
     finished = True if status is None else (status == "FINISHED") | status.isna()

@@ -262,3 +262,10 @@ def test_csv_output_gives_whole_numbers_as_integers_as_json_does(workbook, tmp_p
     assert invoke("export", "-t", workbook, "-o", str(out)).exit_code == 0
     exported = list(csv.DictReader(out.open(newline="", encoding="utf-8")))
     assert exported[1]["metrics.n_params"] == "7654321" and exported[1]["exit_code"] == "1"
+
+
+def test_best_by_a_column_of_text_says_it_is_not_a_number(workbook):
+    """``best -m name`` said no FINISHED run has a value for it: they all have one, as text."""
+    result = invoke("best", "-t", workbook, "-m", "name")
+    assert result.exit_code == 2, result.output
+    assert "name holds text, not numbers" in result.output
