@@ -269,3 +269,24 @@ def test_best_by_a_column_of_text_says_it_is_not_a_number(workbook):
     result = invoke("best", "-t", workbook, "-m", "name")
     assert result.exit_code == 2, result.output
     assert "name holds text, not numbers" in result.output
+
+
+@pytest.mark.parametrize(
+    ("file_name", "text", "says"),
+    [
+        ("sheetlog.toml", 'target = "runs.xlsx\n', "is not valid TOML"),
+        ("pyproject.toml", '[tool.sheetlog]\ntarget = "x.xlsx', "is not valid TOML"),
+        ("sheetlog.toml", "target = 3\n", "must be a text"),
+    ],
+)
+def test_a_broken_config_file_is_named_in_the_error(tmp_path, monkeypatch, file_name, text, says):
+    """A typo in sheetlog.toml printed ``Error: Illegal character '\\n' (at line 1, column
+    24)``, naming no file; ``target = 3`` became the target ``<folder>/3``."""
+    (tmp_path / file_name).write_text(text)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SHEETLOG_TARGET", raising=False)
+    for args in (("ls",), ("doctor",)):
+        result = invoke(*args)
+        assert result.exit_code == 1, result.output
+        assert file_name in result.output and says in result.output, result.output
+        assert "Traceback" not in result.output
