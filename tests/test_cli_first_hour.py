@@ -290,3 +290,11 @@ def test_a_broken_config_file_is_named_in_the_error(tmp_path, monkeypatch, file_
         assert result.exit_code == 1, result.output
         assert file_name in result.output and says in result.output, result.output
         assert "Traceback" not in result.output
+
+
+def test_diff_of_a_run_with_itself_says_so(workbook):
+    """``diff big b2b2b2b2`` (one run named twice, by name and by id) printed only
+    ``N identical columns not shown``, as if two runs were alike."""
+    result = invoke("diff", "-t", workbook, "big", "b2b2b2b2", "small")
+    assert result.exit_code == 0, result.output
+    assert "A and B are the same run (b2b2b2b2)" in result.stderr

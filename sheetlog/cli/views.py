@@ -435,6 +435,14 @@ def diff(runs: tuple[str, ...], target: str | None, show_all: bool, output_forma
     from .run_output import dump_json, is_missing
 
     rows = [find_run(frame, key, target) for key in runs]
+    named = letters(len(rows))
+    first: dict[Any, str] = {}
+    for letter, run in zip(named, rows, strict=True):
+        run_id = run.get("run_id")
+        if not is_missing(run_id) and run_id in first:
+            same = f"{first[run_id]} and {letter} are the same run ({str(run_id)[:8]})"
+            click.echo(f"note: {same}", err=True)
+        first.setdefault(run_id, letter)
     answer = diff_of(rows, show_all)
     if output_format == "json":
         click.echo(dump_json(diff_summary(answer, target)))
