@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import shutil
 import sqlite3
-import sys
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,12 +23,13 @@ from .backends.excel.undo import needs_recovery, undo_path
 from .errors import SheetlogWarning, TargetError
 from .journal import JournalEntry, journal_dir
 from .run import open_journal
-from .targets import DEFAULT_TARGET, configured_setting, open_target, resolve_target
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
+from .targets import (
+    DEFAULT_TARGET,
+    configured_setting,
+    open_target,
+    read_config,
+    resolve_target,
+)
 
 OK, WARN, FAIL = "ok", "warn", "FAIL"
 LOW_DISK_BYTES = 100 * 1024**2
@@ -84,7 +84,7 @@ def _config_file(folder: Path) -> Path:
     """Which of the folder's config files sets the target (pyproject.toml comes first)."""
     pyproject = folder / "pyproject.toml"
     if pyproject.is_file():
-        settings = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+        settings = read_config(pyproject)
         if settings.get("tool", {}).get("sheetlog", {}).get("target"):
             return pyproject
     return folder / "sheetlog.toml"

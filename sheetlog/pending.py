@@ -161,12 +161,19 @@ def _find(run: str, directory: str | os.PathLike[str] | None) -> tuple[Journal, 
     journal = existing_journal(directory)
     if journal is None:
         raise SheetlogError(f"there is no journal in {Path(journal_dir(directory))}")
-    ids = sorted(
-        {entry.run_id for entry in journal.entries()} | {r.run_id for r in journal.in_progress()}
-    )
+    names = {entry.run_id: (entry.record or {}).get("name") for entry in journal.entries()}
+    names |= {r.run_id: r.name for r in journal.in_progress()}
+    ids = sorted(names)
     matches = [run_id for run_id in ids if run_id == run] or [
         run_id for run_id in ids if run_id.startswith(run)
     ]
+    if not matches:  # a run name, as every other command takes
+        matches = [run_id for run_id in ids if names[run_id] == run]
+        if len(matches) > 1:
+            raise SheetlogError(
+                f"{len(matches)} pending runs are named {run!r}: give the id of one"
+                " (`sheetlog pending` lists them)"
+            )
     if not matches:
         raise SheetlogError(
             f"no pending, set-aside or in-progress run {run!r}: `sheetlog pending` and"

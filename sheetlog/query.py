@@ -45,7 +45,17 @@ _LOWER_TOKENS = frozenset(
     + ["secs", "seconds", "mem", "memory", "bytes"]
 )
 #: Columns ``diff`` leaves out unless asked (``with_all``): they differ between any two runs.
-NOISE_COLUMNS = ("run_id", "start_time", "end_time", "duration_s", "model_sha256", "git.patch")
+NOISE_COLUMNS = (
+    "run_id",
+    "start_time",
+    "end_time",
+    "duration_s",
+    "model_sha256",
+    "git.patch",
+    "pid",
+)
+# Numbers that are codes, not quantities: their difference means nothing.
+NO_DELTA_COLUMNS = ("pid", "exit_code")
 
 
 # -- column names ----------------------------------------------------------------------------
@@ -80,16 +90,13 @@ def unknown_column_message(name: str, columns: Sequence[str]) -> str:
     return f"no column {name!r}; the columns are: {shown}"
 
 
-def metric_column(metric: str, columns: Sequence[str], target: str) -> str:
+def metric_column(metric: str, columns: Sequence[str]) -> str:
     """A metric's column: ``metrics.<metric>`` first, then any column the name stands for.
-    ``QueryError`` (with no option: the runs lack it, the command line is fine) otherwise."""
+    ``QueryError`` about ``--metric`` otherwise: a name that is no column of ``target`` is a
+    usage error (exit 2), as for ``ls --sort``."""
     if metric not in columns and f"metrics.{metric}" in columns:
         return f"metrics.{metric}"
-    if metric in columns or any(prefix + metric in columns for prefix in ADOPTABLE_PREFIXES):
-        return resolve_column(metric, columns, "--metric")
-    raise QueryError(
-        f"no run in {target} has the metric: {unknown_column_message(metric, columns)}"
-    )
+    return resolve_column(metric, columns, "--metric")
 
 
 def resolve_columns(requested: Iterable[str], columns: Sequence[str]) -> list[str]:
@@ -337,18 +344,23 @@ class BestRun:
 def best(
     frame: pd.DataFrame, metric: str, direction: Direction | None = None, target: str = "the runs"
 ) -> BestRun:
-    """The FINISHED run with the best finite value of ``metric`` (the earliest in the table of
-    equal ones). ``QueryError`` when no run has the metric, or none a finite value of it."""
+    """The FINISHED run (or a row with no status, kept by hand) with the best finite value of
+    ``metric`` (the earliest in the table of equal ones). ``QueryError`` when no run has the
+    metric, or none a finite value of it."""
     import pandas as pd
 
-    column = metric_column(metric, list(frame.columns), target)
+    column = metric_column(metric, list(frame.columns))
     goals = frame[GOALS_COLUMN].tolist() if GOALS_COLUMN in frame.columns else []
     try:
         goal = metric_goal(column, goals, direction)
     except QueryError as split:
         raise QueryError(f"{split}; say which is better with --min or --max") from None
     values = pd.to_numeric(frame[column], errors="coerce")
-    finished = frame["status"] == "FINISHED" if "status" in frame else True
+    if values.isna().all() and frame[column].notna().any():
+        raise QueryError(f"{column} holds text, not numbers: rank by a metric", "--metric")
+    # a row with no status is one the user kept by hand: a result, as in a sheet with no status
+    status = frame.get("status")
+    finished = True if status is None else (status == "FINISHED") | status.isna()
     usable = finished & values.map(math.isfinite, na_action="ignore").fillna(False).astype(bool)
     candidates = values[usable]
     if candidates.empty:
@@ -398,7 +410,8 @@ def _missing_any(value: Any) -> bool:
 @dataclass
 class DiffRow:
     """One column across the compared runs: the values, and for numbers each value minus the
-    first run's (None where either is not a finite number)."""
+    first run's (None where either is not a finite number, and for codes such as ``pid`` and
+    ``exit_code``: ``NO_DELTA_COLUMNS``)."""
 
     column: str
     values: list[Any]
@@ -434,7 +447,7 @@ def diff(
     for name in ordered:
         values = [run.get(name) for run in runs]
         same = all(same_value(values[0], value) for value in values[1:])
-        first = _number(values[0])
+        first = None if name in NO_DELTA_COLUMNS else _number(values[0])
         deltas = [
             None if first is None or (n := _number(v)) is None or i == 0 else n - first
             for i, v in enumerate(values)

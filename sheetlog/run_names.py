@@ -125,6 +125,12 @@ def pick_in_frame(frame: pd.DataFrame, key: str, where: str) -> tuple[pd.Series,
                 name = names[position]
                 name = None if name is None or name != name else str(name)
                 runs.append(RunRef(run_id, name, starts[position], position))
+    if not runs and not frame.empty:
+        rows = "its 1 row has" if len(frame) == 1 else f"its {len(frame)} rows have"
+        raise RunNotFound(
+            f"no run {key.strip()!r} in {where}: {rows} no run_id (a sheet kept by hand),"
+            " so none can be named; `sheetlog ls` lists them"
+        )
     pick = pick_run(key, runs, where)
     return frame.iloc[pick.run.position], pick.note
 

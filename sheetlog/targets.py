@@ -57,12 +57,29 @@ def configured_setting(name: str, start: Path | None = None) -> tuple[str, Path]
             config = folder / file_name
             if not config.is_file():
                 continue
-            settings = tomllib.loads(config.read_text(encoding="utf-8"))
+            settings = read_config(config)
             for key in table:
                 settings = settings.get(key, {})
             if settings.get(name):
-                return str(settings[name]), folder
+                if not isinstance(settings[name], str):
+                    raise ConfigurationError(
+                        f'{config}: {name} must be a text in quotes, e.g. {name} = "runs.xlsx",'
+                        f" not {settings[name]!r}"
+                    )
+                return settings[name], folder
     return None
+
+
+def read_config(config: Path) -> dict:
+    """A ``pyproject.toml`` or ``sheetlog.toml``; ``ConfigurationError`` naming the file when
+    it is not valid TOML (every run and command reads it: the error must say which file)."""
+    try:
+        return tomllib.loads(config.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise ConfigurationError(
+            f"{config} is not valid TOML ({error}): fix it, or name the target with -t or"
+            " SHEETLOG_TARGET"
+        ) from None
 
 
 def _relative_to(target: str, folder: Path) -> str:

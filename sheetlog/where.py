@@ -90,7 +90,14 @@ def _operands(condition: Condition, series: pd.Series) -> tuple[pd.Series, Any]:
 
     value = condition.value
     if pd.api.types.is_datetime64_any_dtype(series):
-        when = pd.Timestamp(value)
+        try:
+            when = pd.Timestamp(value)
+        except ValueError:
+            raise QueryError(
+                f"{condition.column} holds times; {value!r} is not one (write a date or a time"
+                " in UTC: 2026-01-31, '2026-01-31 14:00')",
+                "--where",
+            ) from None
         return series, when.tz_localize("UTC") if when.tzinfo is None else when
     if value.lower() in ("true", "false") and not pd.api.types.is_string_dtype(series):
         return series, value.lower() == "true"

@@ -437,8 +437,8 @@ def test_best_skips_failed_runs_and_non_finite_values(odd):
     target, _ = odd
     assert json_out("best", target, "-m", "loss")["name"] == "twin"  # -1.5; FAILED 0.01 skipped
     assert json_out("best", target, "-m", "accuracy")["name"] == "formulas"  # inf skipped
-    result = invoke("best", target, "-m", "f1")
-    assert result.exit_code == 1 and "no run in" in result.stderr
+    result = invoke("best", target, "-m", "f1")  # no such column: a usage error, as ls --sort
+    assert result.exit_code == 2 and "no column 'f1'" in result.stderr
 
 
 def test_diff_lists_what_differs_params_first(odd):

@@ -186,7 +186,9 @@ def doctor(target: str | None, journal_dir: str | None, output_format: str) -> N
 @click.command()
 @target_option
 @journal_option
-@click.option("--drop", "drop_run_id", metavar="RUN", help="Never write RUN (an id or prefix).")
+@click.option(
+    "--drop", "drop_run_id", metavar="RUN", help="Never write RUN (an id, id prefix or name)."
+)
 @click.option(
     "--retarget",
     nargs=2,
@@ -212,7 +214,7 @@ def pending(
     --drop gives up a run (with -t, only its delivery to that target), or forgets a run in
     progress whose process died (see `sheetlog status`); --retarget sends a pending run to
     another target; --export prints a run's record, e.g. to save a set-aside run before
-    dropping it.
+    dropping it. RUN is a run_id, an id prefix or the run's name.
 
     \b
     Example:

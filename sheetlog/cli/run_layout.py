@@ -13,6 +13,7 @@ import pandas as pd
 from ..query import BestRun, DiffRow, RunDiff
 from ..schema import group_of
 from .run_output import is_missing, value_text
+from .runs_table import number_text
 from .table_text import TextColumn, fit, key_value_lines, render, terminal_text
 
 if TYPE_CHECKING:
@@ -50,11 +51,8 @@ def show_text(name: str, value: Any, whole: set[str] | frozenset[str] = frozense
     value = show_value(name, value, whole)
     if not isinstance(value, float) or not math.isfinite(value):
         return terminal_text(value_text(value))
-    if value.is_integer() and abs(value) < 2**53:
-        return str(int(value))
-    if name.startswith("metrics."):
-        text = f"{value:.6g}"
-        return f"{value:.1f}" if "e+" in text else text
+    if (value.is_integer() and abs(value) < 2**53) or name.startswith("metrics."):
+        return number_text(value)
     return value_text(value)
 
 
@@ -146,7 +144,10 @@ def best_lines(answer: BestRun) -> list[str]:
     """``best``: the winner's id, name, start time and value, its params, and its ties."""
     row, column = answer.run, answer.metric
     head = [(name, row.get(name)) for name in ("run_id", "name", "start_time", column)]
-    lines = key_value_lines([(name, short_text(v)) for name, v in head if not is_missing(v)])
+    pairs = [(name, short_text(v)) for name, v in head if not is_missing(v)]
+    if _unnamed(row):
+        pairs.insert(0, ("row", _ident(row)))
+    lines = key_value_lines(pairs)
     params = [(name[len("params.") :], show_text(name, v)) for name, v in params_of(row).items()]
     if params:
         lines += ["Parameters", *key_value_lines(params)]
@@ -177,20 +178,33 @@ def runner_up_lines(answer: BestRun) -> list[str]:
 
 
 def _ident(run: pd.Series) -> str:
-    name = run.get("name")
-    label = "" if is_missing(name) else terminal_text(str(name))
-    return f"{str(run.get('run_id'))[:8]}  {label}".rstrip()
+    """The run's short id and name; a row with neither (a hand-kept sheet) by its values."""
+    if _unnamed(run):
+        return "  ".join(f"{name}={short_text(v)}" for name, v in run.items() if not is_missing(v))
+    run_id, name = run.get("run_id"), run.get("name")
+    parts = [str(run_id)[:8] if not is_missing(run_id) else "", "" if is_missing(name) else name]
+    return terminal_text("  ".join(str(part) for part in parts if part))
+
+
+def _unnamed(run: pd.Series) -> bool:
+    return is_missing(run.get("run_id")) and is_missing(run.get("name"))
 
 
 def short_text(value: Any) -> str:
-    """A value for best and diff: floats to 6 significant digits (JSON keeps them whole)."""
+    """A value for best and diff: whole numbers as integers, other floats to 6 significant
+    digits (``number_text``; JSON keeps them whole)."""
     if isinstance(value, float) and not isinstance(value, bool):
-        return format(value, ".6g")
+        return number_text(value)
     return terminal_text(value_text(value))
 
 
 def _signed(delta: float) -> str:
-    return "±0" if delta == 0 else format(delta, "+.4g")
+    """A difference: a whole one as an integer (+6419754), any other to 4 significant digits."""
+    if delta == 0:
+        return "±0"
+    if float(delta).is_integer() and abs(delta) < 2**53:
+        return f"{int(delta):+d}"
+    return format(delta, "+.4g")
 
 
 def _text(name: str, value: Any) -> str:
@@ -220,18 +234,35 @@ def diff_table(answer: RunDiff, width: int | None) -> str:
         ]
         return render(fit(columns, sys.maxsize, keep=len(columns)))
     room = width - min(max(map(len, names)), 40) - 2 * count
-    natural = [max(map(len, cells)) for cells in sides]
-    share = max(room // count, 6)
-    # a narrow column gives its spare room to the others
-    spare = sum(max(share - n, 0) for n in natural)
-    wide = sum(1 for n in natural if n > share) or 1
-    widths = [n if n <= share else max(share + spare // wide, 6) for n in natural]
+    # a number is not cut for its delta: a run's deltas are shown, left to right, while the
+    # table still fits with them
+    bare = [[_diff_cell(row, i, _precise(row), delta=False) for row in rows] for i in range(count)]
+    spare = room - sum(max(map(len, cells)) for cells in bare)
+    for i in range(1, count):
+        extra = max(map(len, sides[i])) - max(map(len, bare[i]))
+        if extra > spare:
+            sides[i] = bare[i]
+        else:
+            spare -= extra
+    widths = _widths(room, sides)
     columns = [TextColumn("column", names)]
     columns += [
         TextColumn(letter, cells, max_width=w)
         for letter, cells, w in zip(letters(count), sides, widths, strict=True)
     ]
     return render(fit(columns, width, keep=len(columns)))
+
+
+def _widths(room: int, sides: list[list[str]]) -> list[int]:
+    """The width of each run's column of ``diff``: an equal share of ``room``, a narrow column
+    giving its spare room to the others."""
+    natural = [max(map(len, cells)) for cells in sides]
+    if sum(natural) <= room:
+        return natural
+    share = max(room // len(sides), 6)
+    spare = sum(max(share - n, 0) for n in natural)
+    wide = sum(1 for n in natural if n > share) or 1
+    return [n if n <= share else max(share + spare // wide, 6) for n in natural]
 
 
 def letters(count: int) -> list[str]:
@@ -245,14 +276,16 @@ def _precise(row: DiffRow) -> bool:
     return len({format(v, ".6g") for v in floats}) < len(floats)
 
 
-def _diff_cell(row: DiffRow, i: int, precise: bool) -> str:
+def _diff_cell(row: DiffRow, i: int, precise: bool, delta: bool = True) -> str:
     value = row.values[i]
     if is_missing(value):
         return "(none)"
     text = repr(float(value)) if precise and isinstance(value, float) else short_text(value)
     text = " ".join(text.split())
-    delta = row.deltas[i]
-    return text if delta is None or i == 0 or delta == 0 else f"{text} ({_signed(delta)})"
+    change = row.deltas[i]
+    if not delta or change is None or i == 0 or change == 0:
+        return text
+    return f"{text} ({_signed(change)})"
 
 
 def code_lines(code: CodeChanges, names: list[str]) -> list[str]:

@@ -2,8 +2,10 @@
 
 JSON and CSV output are for scripts, so they are stable: every selected column is a key (or a CSV
 column), times are ISO-8601 in UTC, missing values, NaN and infinities are ``null`` in JSON and
-empty in CSV, lists and dicts stay JSON. CSV files follow ``sheetlog.csv_text`` (RFC 4180
-quoting; a text never runs as a formula in a spreadsheet opening the file).
+empty in CSV, lists and dicts stay JSON; a column of whole numbers holds integers (a workbook
+keeps every number as a float), in every command alike. CSV files follow
+``sheetlog.csv_text`` (RFC 4180 quoting; a text never runs as a formula in a spreadsheet opening
+the file).
 """
 
 from __future__ import annotations
@@ -42,7 +44,9 @@ def json_column(series: pd.Series) -> list[Any]:
     if pd.api.types.is_datetime64_any_dtype(series):
         return [None if pd.isna(t) else t.isoformat() for t in series]
     if pd.api.types.is_float_dtype(series):
-        return series.astype(object).where(series.map(math.isfinite), None).tolist()
+        finite = series.map(math.isfinite)
+        number = int if _whole(series[finite]) else float
+        return [number(v) if ok else None for v, ok in zip(series, finite, strict=True)]
     return [None if is_missing(v) else _json_ready(v) for v in series.astype(object)]
 
 
@@ -58,6 +62,12 @@ def _json_ready(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _json_ready(v) for k, v in value.items()}
     return value
+
+
+def _whole(numbers: pd.Series) -> bool:
+    """Whether a column's finite numbers are all whole: a workbook keeps every number as a float
+    (9427721 reads back 9427721.0), JSON gives them as the integers they are, as ``show`` does."""
+    return bool(len(numbers)) and bool(((numbers % 1 == 0) & (numbers.abs() < 2**53)).all())
 
 
 def json_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
@@ -76,12 +86,15 @@ def dump_json(data: Any) -> str:
 
 def write_csv(frame: pd.DataFrame, stream: TextIO) -> None:
     """The frame in the CSV convention of ``sheetlog.csv_text`` (the CSV target's too). A float
-    column's NaN is empty: ``load()`` gives NaN for a missing value and for a logged NaN alike."""
+    column's NaN is empty: ``load()`` gives NaN for a missing value and for a logged NaN alike;
+    a column of whole numbers is written as integers."""
     columns = []
     for name in frame.columns:
         series = frame[name]
         if pd.api.types.is_float_dtype(series):
             values = series.astype(object).where(series.notna(), None).tolist()
+            if _whole(series[series.map(math.isfinite)]):  # 9427721, not 9427721.0, as in JSON
+                values = [v if v is None or not math.isfinite(v) else int(v) for v in values]
         else:
             values = [None if is_missing(v) else to_cell(v) for v in series.astype(object)]
         columns.append([csv_field(value) for value in values])

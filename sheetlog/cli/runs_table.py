@@ -4,6 +4,7 @@ text. Plain Python over typed columns (``reading.Column``): ``ls`` need not impo
 from __future__ import annotations
 
 import json
+import math
 import re
 import sys
 from collections.abc import Iterator
@@ -88,13 +89,26 @@ def cell_texts(column: Column) -> list[str]:
     if column.kind == "time":
         return ["" if v is None else v.strftime("%Y-%m-%d %H:%M") for v in values]
     if column.kind == "float":
-        return ["" if v != v else format(v, ".6g") for v in values]  # NaN is missing
+        return ["" if v != v else number_text(v) for v in values]  # NaN is missing
     if column.kind == "integer":
         return ["" if v is None else str(v) for v in values]
     texts = ["" if is_missing(v) else v if type(v) is str else object_text(v) for v in values]
     if any("\n" in text or "\r" in text for text in texts):
         texts = [_LINE_BREAKS.sub(" ", text) for text in texts]
     return [terminal_text(text.replace("\t", " ")) for text in texts]
+
+
+def number_text(value: float) -> str:
+    """A number as ``ls``, ``show``, ``best`` and ``diff`` print it: a whole number as the integer
+    it is (a workbook keeps every number as a float: ``model_size`` 9427721 reads back
+    9427721.0, which 6 significant digits would print 9.42772e+06), any other to 6 significant
+    digits, without an exponent when it is large."""
+    if not math.isfinite(value):
+        return str(value)
+    if value.is_integer() and abs(value) < 2**53:
+        return str(int(value))
+    text = format(value, ".6g")
+    return format(value, ".1f") if "e+" in text else text
 
 
 def object_text(value: Any) -> str:

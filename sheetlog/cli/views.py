@@ -146,7 +146,8 @@ def ls(
     way in options (lr for params.lr). Times are UTC, to the minute.
 
     --format json prints a list of objects {column: value} with every selected column: times in
-    ISO-8601 (UTC), missing values, NaN and infinities as null. --format csv prints the same
+    ISO-8601 (UTC), missing values, NaN and infinities as null, a column of whole numbers as
+    integers. --format csv prints the same
     columns, text made safe to open in a spreadsheet.
 
     \b
@@ -347,7 +348,7 @@ def best(
     why = {"given": "as asked", "declared": "as the runs declared", "name": "guessed"}
     click.echo(
         f"{word} {answer.metric} ({why[answer.goal.source]}) of {answer.candidates} FINISHED"
-        f" runs in {target}",
+        f" run{'' if answer.candidates == 1 else 's'} in {target}",
         err=True,
     )
     click.echo("\n".join(best_lines(answer) + runner_up_lines(answer)))
@@ -383,7 +384,7 @@ def best_summary(answer: BestRun, target: str) -> dict[str, Any]:
         else {
             **ident(runner),
             "value": json_value(runner[answer.metric]),
-            "deltas": answer.deltas(),
+            "deltas": {name: json_value(delta) for name, delta in answer.deltas().items()},
             "params": {
                 name[len("params.") :]: json_value(theirs)
                 for name, (_, theirs) in answer.params_differing().items()
@@ -434,6 +435,14 @@ def diff(runs: tuple[str, ...], target: str | None, show_all: bool, output_forma
     from .run_output import dump_json, is_missing
 
     rows = [find_run(frame, key, target) for key in runs]
+    named = letters(len(rows))
+    first: dict[Any, str] = {}
+    for letter, run in zip(named, rows, strict=True):
+        run_id = run.get("run_id")
+        if not is_missing(run_id) and run_id in first:
+            same = f"{first[run_id]} and {letter} are the same run ({str(run_id)[:8]})"
+            click.echo(f"note: {same}", err=True)
+        first.setdefault(run_id, letter)
     answer = diff_of(rows, show_all)
     if output_format == "json":
         click.echo(dump_json(diff_summary(answer, target)))
@@ -474,7 +483,7 @@ def diff_summary(answer: RunDiff, target: str) -> dict[str, Any]:
             {
                 "column": row.column,
                 "values": values,
-                "deltas": row.deltas,
+                "deltas": [json_value(delta) for delta in row.deltas],
                 "a": values[0],
                 "b": values[1],
                 "same": row.same,
