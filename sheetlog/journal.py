@@ -99,6 +99,7 @@ class PendingRun:
     record: dict[str, Any] | None
     attempts: int
     problem: str | None = None
+    created: float = 0.0  # when it was journaled (unix time)
 
 
 @dataclass(frozen=True)
@@ -225,13 +226,13 @@ class Journal:
         comes with ``record`` None and the reason in ``problem`` (see ``set_aside``)."""
         with self._lock:
             rows = self._conn.execute(
-                "SELECT d.run_id, r.record, d.attempts FROM deliveries d"
+                "SELECT d.run_id, r.record, d.attempts, r.created FROM deliveries d"
                 " LEFT JOIN runs r USING (run_id)"
                 " WHERE d.target = ? AND d.state = 'pending' ORDER BY r.created, d.run_id"
                 " LIMIT ? OFFSET ?",
                 (target, limit, offset),
             ).fetchall()
-        return [_pending_run(run_id, text, attempts) for run_id, text, attempts in rows]
+        return [_pending_run(*row) for row in rows]
 
     def set_aside(self, run_id: str, reason: str) -> None:
         """Take a run whose record cannot be decoded out of delivery, remembering the targets
@@ -367,6 +368,16 @@ class Journal:
                 " WHERE target = ? AND run_id = ?",
                 [(now, target, run_id) for run_id in run_ids],
             )
+
+    def note_maybe_written(self, target: str, run_ids: Iterable[str]) -> int:
+        """Runs pending for ``target`` that something else (``sheetlog sync``) may have written
+        there: each is looked for before it is written. Returns how many were pending."""
+        with self._transaction() as conn:
+            return conn.executemany(
+                "UPDATE deliveries SET attempts = attempts + 1"
+                " WHERE target = ? AND run_id = ? AND state = 'pending'",
+                [(target, run_id) for run_id in run_ids],
+            ).rowcount
 
     def note_failure(self, target: str, run_ids: Iterable[str], error: str) -> None:
         """Record why these runs are still pending for ``target``."""
@@ -617,10 +628,11 @@ def decode_record(text: str) -> dict[str, Any]:
     return record
 
 
-def _pending_run(run_id: str, text: str | None, attempts: int) -> PendingRun:
+def _pending_run(run_id: str, text: str | None, attempts: int, created: float | None) -> PendingRun:
+    when = created or 0.0
     if text is None:
-        return PendingRun(run_id, None, attempts, "its record is missing from the journal")
+        return PendingRun(run_id, None, attempts, "its record is missing from the journal", when)
     try:
-        return PendingRun(run_id, decode_record(text), attempts)
+        return PendingRun(run_id, decode_record(text), attempts, None, when)
     except UndecodableRecord as error:
-        return PendingRun(run_id, None, attempts, f"its record cannot be read: {error}")
+        return PendingRun(run_id, None, attempts, f"its record cannot be read: {error}", when)

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from .backends.base import Backend, Table
+from .journal import journal_dir
+from .run import open_journal
 from .schema import match_header, order_columns
 from .targets import open_target
 from .values import to_cell
@@ -137,6 +139,16 @@ def _one_way(
     changes.new_columns = [n for n in names if n not in in_sink and n in used]
 
 
+def note_synced(target: str, run_ids: list[str]) -> None:
+    """Tell the local journal (``SHEETLOG_DIR`` or ``.sheetlog``, when there is one) that these
+    runs are in ``target`` now: any of them it still owes ``target`` is looked for there
+    before it is written, and never appended twice."""
+    directory = journal_dir()
+    if not run_ids or not (directory / "journal.db").is_file():
+        return
+    open_journal(directory).note_maybe_written(target, run_ids)
+
+
 def same_value(a: Any, b: Any) -> bool:
     """Equal as a user would see it: numbers to 1e-9, times to the millisecond (what a
     workbook keeps), text exactly."""
@@ -161,7 +173,8 @@ def apply_sync(plan: SyncPlan, progress: Callable[[int], None] | None = None) ->
 
     Runs to append are looked for again under the side's lock: another sync (or a run's
     delivery) may have written them since the plan read the side, and a run is never
-    appended twice."""
+    appended twice. Runs appended that the local journal still owes that side are then
+    looked for there before the journal writes them (``note_synced``)."""
     for side, changes in ((plan.dst, plan.to_dst), (plan.src, plan.to_src)):
         if changes.empty:
             continue
@@ -180,6 +193,7 @@ def apply_sync(plan: SyncPlan, progress: Callable[[int], None] | None = None) ->
                     raise ValueError(
                         f"{side.target} refused {len(result.rejected)} run(s), e.g. {run_id}: {why}"
                     )
+                note_synced(side.backend.key, result.written)
                 if progress is not None:
                     progress(len(batch))
             if changes.fill:
