@@ -129,6 +129,21 @@ def test_flush_delivers_the_others_past_an_undecodable_record(workdir: Path):
     assert run_ids_in(workdir / "runs.xlsx") == [kept["run_id"]]
 
 
+def test_flush_never_says_all_runs_are_delivered_while_one_is_set_aside(workdir: Path):
+    log(workdir, "first")
+    target = str((workdir / "runs.xlsx").resolve())
+    journal_bad_record(
+        workdir / ".sheetlog", "bad0003", BAD_RECORDS["NaT datetime"] % "bad0003", target
+    )
+    for _ in range(2):  # the flush that sets it aside, then one finding nothing pending
+        result = invoke("flush")
+        assert "all runs delivered" not in result.output
+        assert "1 run set aside, not written" in result.stderr
+        assert "sheetlog pending --drop" not in result.stdout
+    assert invoke("pending", "--drop", "bad0003").exit_code == 0
+    assert invoke("flush").stdout == "nothing to flush: all runs delivered\n"
+
+
 def test_a_batch_failing_on_one_record_still_delivers_the_others(
     workdir: Path, monkeypatch: pytest.MonkeyPatch
 ):
