@@ -343,6 +343,8 @@ class Journal:
         if row is None:
             return 0
         owed = json.loads(row[0])
+        if target is not None and target not in owed:
+            return 0
         left = [key for key in owed if target is not None and key != target]
         if left:
             conn.execute(

@@ -144,6 +144,22 @@ def test_flush_never_says_all_runs_are_delivered_while_one_is_set_aside(workdir:
     assert invoke("flush").stdout == "nothing to flush: all runs delivered\n"
 
 
+def test_dropping_a_set_aside_run_for_another_target_drops_nothing(workdir: Path):
+    log(workdir, "first")
+    target = str((workdir / "runs.xlsx").resolve())
+    journal_bad_record(
+        workdir / ".sheetlog", "bad0004", BAD_RECORDS["NaT datetime"] % "bad0004", target
+    )
+    invoke("flush")  # sets it aside, owed to runs.xlsx
+    dropped = invoke("pending", "--drop", "bad0004", "-t", "other.xlsx")
+    assert dropped.exit_code == 1 and "dropped" not in dropped.stdout
+    assert "not pending for other.xlsx" in dropped.stderr
+    status = invoke("status")
+    assert "run bad0004 is set aside" in status.stdout and status.exit_code == 1
+    assert invoke("pending", "--drop", "bad0004", "-t", "runs.xlsx").exit_code == 0
+    assert invoke("status").exit_code == 0
+
+
 def test_a_batch_failing_on_one_record_still_delivers_the_others(
     workdir: Path, monkeypatch: pytest.MonkeyPatch
 ):
