@@ -153,16 +153,29 @@ class Journal:
         self.path = self.directory / "journal.db"
         self._lock = threading.RLock()
         self._writer = _WriterLock(self.directory / "journal.db-writer.lock")
-        self._conn = sqlite3.connect(
-            self.path, timeout=60, isolation_level=None, check_same_thread=False
-        )
-        self._conn.execute("PRAGMA busy_timeout = 60000")
-        _use_wal(self._conn)
-        self._conn.execute("PRAGMA synchronous = NORMAL")
-        with self._transaction() as conn:
-            for statement in filter(str.strip, _SCHEMA.split(";")):
-                conn.execute(statement)
-            _note_home(conn, f"{socket.gethostname()}:{self.path}")
+        self._conn: sqlite3.Connection | _Unopened = _Unopened(None)
+        try:
+            self._conn = sqlite3.connect(
+                self.path, timeout=60, isolation_level=None, check_same_thread=False
+            )
+            self._conn.execute("PRAGMA busy_timeout = 60000")
+            _use_wal(self._conn)
+            self._conn.execute("PRAGMA synchronous = NORMAL")
+            with self._transaction() as conn:
+                for statement in filter(str.strip, _SCHEMA.split(";")):
+                    conn.execute(statement)
+                _note_home(conn, f"{socket.gethostname()}:{self.path}")
+        except sqlite3.OperationalError as error:
+            # A full disk (SQLite cannot create its -shm file): a run must still start, and
+            # write its row straight to its target when it ends (see Run._write_row).
+            self._conn.close()
+            self._conn = _Unopened(
+                JournalUnavailable(
+                    f"the journal {self.directory} cannot be opened ({error}): is its disk"
+                    " full? Free some space there; meanwhile each run is written straight to"
+                    " its target, and lost when that fails too"
+                )
+            )
 
     def close(self) -> None:
         with self._lock:
@@ -485,6 +498,28 @@ class Journal:
         for (data,) in blocks:
             rows.extend(decode(data, key))
         return rows
+
+
+class JournalUnavailable(SheetlogError, sqlite3.OperationalError):
+    """The journal cannot be opened: a sheetlog error (the CLI says it in one line) that code
+    writing to the journal handles as the SQLite error it is."""
+
+
+class _Unopened:
+    """Stands for the connection of a journal that could not be opened: every use raises why."""
+
+    in_transaction = False
+
+    def __init__(self, error: JournalUnavailable | None) -> None:
+        self._error = error
+
+    def execute(self, *_: object) -> sqlite3.Cursor:
+        raise self._error or JournalUnavailable("the journal is not open yet")
+
+    executemany = execute
+
+    def close(self) -> None:
+        pass
 
 
 class _WriterLock:

@@ -8,6 +8,7 @@ Everything runs on real SQLite journals, real workbooks read back by calamine, a
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sqlite3
 import subprocess
@@ -24,6 +25,7 @@ from sheetlog import SheetlogWarning
 from sheetlog.cli import main
 from sheetlog.delivery import deliver
 from sheetlog.journal import Journal
+from sheetlog.run import open_journal
 
 BAD_RECORDS = {
     "NaT datetime": '{"run_id": "%s", "name": "bad", "last_seen": {"$datetime": "NaT"}}',
@@ -319,6 +321,51 @@ with sheetlog.start_run({{"lr": 2}}, name="diverged", capture=False, target="run
     header, *rows = sheet.to_python()
     status, name = header.index("status"), header.index("name")
     assert [(row[status], row[name]) for row in rows] == [("FINISHED", ""), ("FAILED", "diverged")]
+
+
+def test_a_process_started_on_a_full_journal_disk_still_writes_its_run(workdir: Path, full_disk):
+    """The disk was full before the process started: the journal cannot even be opened (SQLite
+    cannot create its -shm file). The run is written straight to the workbook, the CLI says
+    what is wrong (it printed a traceback; log_run raised disk I/O error and lost the run)."""
+    journal, fill, free = full_disk
+    if os.environ["FULL_MODE"] != "tmpfs":
+        pytest.skip("needs a real full filesystem (mounting a tmpfs needs root)")
+    first = log(workdir, "before", journal_dir=journal)
+    open_journal(journal).close()  # this process lets go of it: its -wal and -shm go
+    sheetlog.run._journals.clear()
+    fill(journal)
+    env = {**os.environ, "SHEETLOG_DIR": str(journal)}
+    logged = subprocess.run(
+        [sys.executable, "-c", LOG_ONE],
+        cwd=workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert logged.returncode == 0, logged.stderr
+    assert "written straight to" in logged.stderr
+    assert run_ids_in(workdir / "runs.xlsx") == [first["run_id"], logged.stdout.strip()]
+    for command in ("status", "flush", "pending"):
+        done = subprocess.run(
+            [sys.executable, "-m", "sheetlog", command],
+            cwd=workdir,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+        assert f"the journal {journal} cannot be opened" in done.stderr
+        assert "is its disk full?" in done.stderr
+    free(journal)
+    assert invoke("status", "--journal-dir", str(journal)).exit_code == 0
+
+
+LOG_ONE = """
+import sheetlog
+print(sheetlog.log_run({"lr": 2}, capture=False, target="runs.xlsx")["run_id"])
+"""
 
 
 # -- nothing is invisible: pending runs in ls / show / load, `sheetlog pending`, runs in progress
