@@ -165,15 +165,19 @@ class Journal:
                 for statement in filter(str.strip, _SCHEMA.split(";")):
                     conn.execute(statement)
                 _note_home(conn, f"{socket.gethostname()}:{self.path}")
-        except sqlite3.OperationalError as error:
-            # A full disk (SQLite cannot create its -shm file): a run must still start, and
-            # write its row straight to its target when it ends (see Run._write_row).
+        except sqlite3.DatabaseError as error:
+            # A full disk (SQLite cannot create its -shm file), a damaged file: a run must
+            # still start, and write its row straight to its target when it ends.
             self._conn.close()
+            if isinstance(error, sqlite3.OperationalError):
+                what = "is its disk full? Free some space there"
+            else:
+                what = f"move {self.path} away (a new one is started)"
             self._conn = _Unopened(
                 JournalUnavailable(
-                    f"the journal {self.directory} cannot be opened ({error}): is its disk"
-                    " full? Free some space there; meanwhile each run is written straight to"
-                    " its target, and lost when that fails too"
+                    f"the journal {self.directory} cannot be opened ({error}): {what};"
+                    " meanwhile each run is written straight to its target, and lost when"
+                    " that fails too"
                 )
             )
 

@@ -362,6 +362,22 @@ def test_a_process_started_on_a_full_journal_disk_still_writes_its_run(workdir: 
     assert invoke("status", "--journal-dir", str(journal)).exit_code == 0
 
 
+def test_a_damaged_journal_never_stops_a_run(workdir: Path):
+    """journal.db is not a database (it raised 'file is not a database' at start_run, so no
+    run could start): runs go straight to the workbook; the CLI says what to do."""
+    (workdir / ".sheetlog").mkdir()
+    (workdir / ".sheetlog" / "journal.db").write_bytes(bytes(range(256)) * 32)
+    logged = subprocess.run(
+        [sys.executable, "-c", LOG_ONE], cwd=workdir, capture_output=True, text=True, timeout=60
+    )
+    assert logged.returncode == 0, logged.stderr
+    assert "written straight to" in logged.stderr
+    assert run_ids_in(workdir / "runs.xlsx") == [logged.stdout.strip()]
+    status = invoke("status")
+    assert status.exit_code == 1
+    assert "cannot be opened (file is not a database): move" in status.stderr
+
+
 LOG_ONE = """
 import sheetlog
 print(sheetlog.log_run({"lr": 2}, capture=False, target="runs.xlsx")["run_id"])
