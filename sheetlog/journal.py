@@ -172,7 +172,7 @@ class Journal:
             if isinstance(error, sqlite3.OperationalError):
                 what = "is its disk full? Free some space there"
             else:
-                what = f"move {self.path} away (a new one is started)"
+                what = "move it away (a new one is started)"
             self._conn = _Unopened(
                 JournalUnavailable(
                     f"the journal {self.directory} cannot be opened ({error}): {what};"

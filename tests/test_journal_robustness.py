@@ -375,7 +375,7 @@ def test_a_damaged_journal_never_stops_a_run(workdir: Path):
     assert run_ids_in(workdir / "runs.xlsx") == [logged.stdout.strip()]
     status = invoke("status")
     assert status.exit_code == 1
-    assert "cannot be opened (file is not a database): move" in status.stderr
+    assert "cannot be opened (file is not a database): move it away" in status.stderr
 
 
 LOG_ONE = """
