@@ -160,6 +160,8 @@ def retry_unjournaled() -> None:
         journal, target, record = _unjournaled.pop(0)
         try:
             journal.add_run(record, [target])
+            # The straight write that failed may have landed (an answer lost): look first.
+            journal.note_maybe_written(target, [record["run_id"]])
         except Exception:  # noqa: BLE001 - the journal is still full: try the target
             try:
                 _write_straight(journal, target, record)

@@ -23,6 +23,7 @@ from python_calamine import CalamineWorkbook
 import sheetlog
 from sheetlog import delivery
 from sheetlog.errors import SheetlogWarning
+from sheetlog.journal import Journal
 from sheetlog.run import open_journal
 from sheetlog.sync import apply_sync, plan_sync, read_side
 from sheetlog.targets import open_target
@@ -88,3 +89,25 @@ def test_sync_into_a_target_the_journal_still_owes_is_not_appended_again(
     assert report.ok
     assert _run_ids(owed)[run_id] == 1
     assert not open_journal(journal).has_pending(str(owed))
+
+
+def test_a_row_the_journal_could_not_take_is_looked_for_when_retried_at_exit(tmp_path: Path):
+    """The journal's disk was full and the straight write failed, its outcome unknown (a
+    Google Sheets append applied whose answer was lost): at exit the row goes to the journal
+    and is delivered; it must be looked for first, not appended again. The row the lost
+    answer left is put in the workbook by hand here."""
+    target = tmp_path / "runs.xlsx"
+    sheetlog.log_run({"lr": 1}, target=target, capture=False, journal_dir=tmp_path / "seed")
+    journal = Journal(tmp_path / "journal")
+    record = {"run_id": "f" * 32, "name": "full-disk", "params.lr": 0.1}
+    lock = target.with_name(f".~lock.{target.name}#")
+    lock.write_text("someone,host,1;")
+    with pytest.warns(SheetlogWarning, match="IS NOT SAVED YET"):
+        delivery.deliver_unjournaled(journal, str(target), record, OSError("disk full"))
+    lock.unlink()
+    backend = open_target(target)
+    with backend.lock():
+        backend.write([record])  # what the write of unknown outcome did
+    delivery.retry_unjournaled()  # as at exit, the disk freed meanwhile
+    assert _run_ids(target)["f" * 32] == 1
+    assert not journal.has_pending(str(target))
