@@ -162,6 +162,16 @@ def test_dropping_a_set_aside_run_for_another_target_drops_nothing(workdir: Path
     assert invoke("status").exit_code == 0
 
 
+def test_retarget_to_the_target_a_run_is_pending_for_says_so(workdir: Path):
+    (workdir / "~$runs.xlsx").write_text("owner")  # the workbook is open in Excel
+    with pytest.warns(SheetlogWarning, match="kept in the journal"):
+        kept = log(workdir, "kept")
+    result = invoke("pending", "--retarget", kept["run_id"], "runs.xlsx")
+    assert result.exit_code == 1
+    assert "is already pending for" in result.stderr and "sheetlog flush" in result.stderr
+    assert "set aside" not in result.stderr
+
+
 def test_a_batch_failing_on_one_record_still_delivers_the_others(
     workdir: Path, monkeypatch: pytest.MonkeyPatch
 ):
