@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from .backends.base import Backend, Table
+from .errors import warn
 from .journal import journal_dir
 from .run import open_journal
 from .schema import match_header, order_columns
@@ -146,7 +148,13 @@ def note_synced(target: str, run_ids: list[str]) -> None:
     directory = journal_dir()
     if not run_ids or not (directory / "journal.db").is_file():
         return
-    open_journal(directory).note_maybe_written(target, run_ids)
+    try:
+        open_journal(directory).note_maybe_written(target, run_ids)
+    except sqlite3.Error as error:  # the sync itself is done: say it, don't fail it
+        warn(
+            f"sheetlog: the runs this sync wrote to {target} could not be noted in the journal"
+            f" {directory} ({error}); the sync itself is complete"
+        )
 
 
 def same_value(a: Any, b: Any) -> bool:

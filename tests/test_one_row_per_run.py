@@ -18,10 +18,12 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from python_calamine import CalamineWorkbook
 
 import sheetlog
 from sheetlog import delivery
+from sheetlog.cli import main
 from sheetlog.errors import SheetlogWarning
 from sheetlog.journal import Journal
 from sheetlog.run import open_journal
@@ -111,3 +113,17 @@ def test_a_row_the_journal_could_not_take_is_looked_for_when_retried_at_exit(tmp
     delivery.retry_unjournaled()  # as at exit, the disk freed meanwhile
     assert _run_ids(target)["f" * 32] == 1
     assert not journal.has_pending(str(target))
+
+
+def test_a_sync_completes_when_the_local_journal_cannot_be_opened(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SHEETLOG_DIR", raising=False)
+    (tmp_path / ".sheetlog").mkdir()
+    (tmp_path / ".sheetlog" / "journal.db").write_bytes(bytes(range(256)) * 32)  # damaged
+    sheetlog.log_run({"lr": 1}, target="a.xlsx", capture=False, journal_dir=tmp_path / "j")
+    synced = CliRunner().invoke(main, ["sync", "a.xlsx", "b.xlsx"])
+    assert synced.exit_code == 0, synced.output
+    assert "could not be noted in the journal" in synced.stderr
+    assert sum(_run_ids(tmp_path / "b.xlsx").values()) == 1
