@@ -77,3 +77,27 @@ def test_a_damaged_sheet_reads_as_damaged_with_what_to_do(tmp_path: Path):
         ExcelBackend(path).read()
     listed = CliRunner().invoke(main, ["ls", "-t", str(path)])
     assert listed.exit_code == 1 and "is damaged" in listed.output, listed.output
+
+
+def test_a_damaged_workbook_read_under_its_own_lock_does_not_wait_for_itself(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """``sheetlog sync`` reads its destination under the destination's lock: a damaged one
+    must fail at once, not wait 120 s for the lock this very process holds."""
+    path = tmp_path / "runs.xlsx"
+    sheetlog.log_run({"lr": 1}, target=path, capture=False, journal_dir=tmp_path / "j")
+    path.write_bytes(path.read_bytes()[:-100])
+    backend = ExcelBackend(path)
+    with backend.lock():
+        tried: list[str] = []
+
+        class Recorded(filelock.FileLock):
+            def acquire(self, *args, **kwargs):
+                tried.append(str(self.lock_file))
+                return super().acquire(*args, **kwargs)
+
+        monkeypatch.setattr(excel_backend, "FileLock", Recorded)
+        monkeypatch.setattr(excel_backend, "LOCK_TIMEOUT_S", 0.5)
+        with pytest.raises(UnsupportedWorkbook, match="is damaged"):
+            backend.read()
+    assert tried == []

@@ -46,6 +46,7 @@ class ExcelBackend:
         self.path = Path(path).expanduser().resolve()
         self.sheet = check_sheet_name(sheet) if sheet else None
         self.key = f"{self.path}#{sheet}" if sheet else str(self.path)
+        self._holding = False  # whether this object holds the lock (see read)
 
     def __repr__(self) -> str:
         return f"ExcelBackend({self.key!r})"
@@ -62,7 +63,11 @@ class ExcelBackend:
             with FileLock(self.lock_path, timeout=LOCK_TIMEOUT_S):
                 recover(self.path)
                 self._remove_stale_temporaries()
-                yield
+                self._holding = True
+                try:
+                    yield
+                finally:
+                    self._holding = False
         except Timeout as error:
             raise TargetError(
                 f"{self.path} stayed locked by another sheetlog process for {LOCK_TIMEOUT_S} s; "
@@ -183,6 +188,8 @@ class ExcelBackend:
         except Exception as error:
             # A workbook being appended to in place by another process reads as damaged until
             # that write ends: read it again once the writer lets go (a damaged file stays so).
+            if self._holding:  # under our own lock (a sync): nobody else is writing
+                raise
             writer = FileLock(self.lock_path, timeout=LOCK_TIMEOUT_S)
             try:
                 writer.acquire()
