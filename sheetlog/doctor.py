@@ -21,7 +21,7 @@ from .backends.excel.files import office_lock_files
 from .backends.excel.undo import inspect as inspect_undo
 from .backends.excel.undo import needs_recovery, undo_path
 from .errors import SheetlogWarning, TargetError
-from .journal import JournalEntry, journal_dir
+from .journal import JournalEntry, JournalUnavailable, journal_dir
 from .run import open_journal
 from .targets import (
     DEFAULT_TARGET,
@@ -198,6 +198,10 @@ def journal_checks(directory: str | os.PathLike[str] | None = None) -> Iterator[
         try:
             journal = open_journal(folder)
             runs = journal.run_count()
+        except JournalUnavailable as error:  # a full disk, most likely
+            yield Check("journal", FAIL, str(error))
+            yield _disk_check(folder)
+            return
         except sqlite3.Error as error:
             yield Check(
                 "journal",

@@ -118,11 +118,24 @@ def decode(data: bytes, key: str | None = None) -> list[tuple[str, int | None, f
     ]
 
 
+class _Queue(queue.Queue):
+    """A queue whose lock its own thread may take again: a fatal signal's handler that ends
+    the run (and waits for this queue) may run on the main thread inside ``put``, which holds
+    the lock; with a plain lock the process hung there."""
+
+    def __init__(self, maxsize: int) -> None:
+        super().__init__(maxsize)
+        self.mutex = threading.RLock()  # type: ignore[assignment]
+        self.not_empty = threading.Condition(self.mutex)
+        self.not_full = threading.Condition(self.mutex)
+        self.all_tasks_done = threading.Condition(self.mutex)
+
+
 class _Writer:
     """The process's history writer thread (started on first use, again after a fork)."""
 
     def __init__(self) -> None:
-        self._queue: queue.Queue = queue.Queue(maxsize=QUEUED_BLOCKS)
+        self._queue: queue.Queue = _Queue(QUEUED_BLOCKS)
         self._thread: threading.Thread | None = None
         self._pid = 0
         self._lock = threading.Lock()
@@ -131,7 +144,7 @@ class _Writer:
     def submit(self, journal: Journal, run_id: str, block: Block) -> None:
         with self._lock:
             if self._thread is None or self._pid != os.getpid() or not self._thread.is_alive():
-                self._queue = queue.Queue(maxsize=QUEUED_BLOCKS)
+                self._queue = _Queue(QUEUED_BLOCKS)
                 self._thread = threading.Thread(
                     target=self._work, name="sheetlog-history", daemon=True
                 )
@@ -150,7 +163,7 @@ class _Writer:
     def forget_parent(self) -> None:
         """In a forked child: the parent's thread, queue, lock and failures are not its own."""
         self._lock = threading.Lock()
-        self._queue = queue.Queue(maxsize=QUEUED_BLOCKS)
+        self._queue = _Queue(QUEUED_BLOCKS)
         self._thread = None
         self.failures = []
 

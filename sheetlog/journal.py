@@ -99,6 +99,7 @@ class PendingRun:
     record: dict[str, Any] | None
     attempts: int
     problem: str | None = None
+    created: float = 0.0  # when it was journaled (unix time)
 
 
 @dataclass(frozen=True)
@@ -152,16 +153,33 @@ class Journal:
         self.path = self.directory / "journal.db"
         self._lock = threading.RLock()
         self._writer = _WriterLock(self.directory / "journal.db-writer.lock")
-        self._conn = sqlite3.connect(
-            self.path, timeout=60, isolation_level=None, check_same_thread=False
-        )
-        self._conn.execute("PRAGMA busy_timeout = 60000")
-        _use_wal(self._conn)
-        self._conn.execute("PRAGMA synchronous = NORMAL")
-        with self._transaction() as conn:
-            for statement in filter(str.strip, _SCHEMA.split(";")):
-                conn.execute(statement)
-            _note_home(conn, f"{socket.gethostname()}:{self.path}")
+        self._conn: sqlite3.Connection | _Unopened = _Unopened(None)
+        try:
+            self._conn = sqlite3.connect(
+                self.path, timeout=60, isolation_level=None, check_same_thread=False
+            )
+            self._conn.execute("PRAGMA busy_timeout = 60000")
+            _use_wal(self._conn)
+            self._conn.execute("PRAGMA synchronous = NORMAL")
+            with self._transaction() as conn:
+                for statement in filter(str.strip, _SCHEMA.split(";")):
+                    conn.execute(statement)
+                _note_home(conn, f"{socket.gethostname()}:{self.path}")
+        except sqlite3.DatabaseError as error:
+            # A full disk (SQLite cannot create its -shm file), a damaged file: a run must
+            # still start, and write its row straight to its target when it ends.
+            self._conn.close()
+            if isinstance(error, sqlite3.OperationalError):
+                what = "is its disk full? Free some space there"
+            else:
+                what = "move it away (a new one is started)"
+            self._conn = _Unopened(
+                JournalUnavailable(
+                    f"the journal {self.directory} cannot be opened ({error}): {what};"
+                    " meanwhile each run is written straight to its target, and lost when"
+                    " that fails too"
+                )
+            )
 
     def close(self) -> None:
         with self._lock:
@@ -225,13 +243,13 @@ class Journal:
         comes with ``record`` None and the reason in ``problem`` (see ``set_aside``)."""
         with self._lock:
             rows = self._conn.execute(
-                "SELECT d.run_id, r.record, d.attempts FROM deliveries d"
+                "SELECT d.run_id, r.record, d.attempts, r.created FROM deliveries d"
                 " LEFT JOIN runs r USING (run_id)"
                 " WHERE d.target = ? AND d.state = 'pending' ORDER BY r.created, d.run_id"
                 " LIMIT ? OFFSET ?",
                 (target, limit, offset),
             ).fetchall()
-        return [_pending_run(run_id, text, attempts) for run_id, text, attempts in rows]
+        return [_pending_run(*row) for row in rows]
 
     def set_aside(self, run_id: str, reason: str) -> None:
         """Take a run whose record cannot be decoded out of delivery, remembering the targets
@@ -342,6 +360,8 @@ class Journal:
         if row is None:
             return 0
         owed = json.loads(row[0])
+        if target is not None and target not in owed:
+            return 0
         left = [key for key in owed if target is not None and key != target]
         if left:
             conn.execute(
@@ -367,6 +387,16 @@ class Journal:
                 " WHERE target = ? AND run_id = ?",
                 [(now, target, run_id) for run_id in run_ids],
             )
+
+    def note_maybe_written(self, target: str, run_ids: Iterable[str]) -> int:
+        """Runs pending for ``target`` that something else (``sheetlog sync``) may have written
+        there: each is looked for before it is written. Returns how many were pending."""
+        with self._transaction() as conn:
+            return conn.executemany(
+                "UPDATE deliveries SET attempts = attempts + 1"
+                " WHERE target = ? AND run_id = ? AND state = 'pending'",
+                [(target, run_id) for run_id in run_ids],
+            ).rowcount
 
     def note_failure(self, target: str, run_ids: Iterable[str], error: str) -> None:
         """Record why these runs are still pending for ``target``."""
@@ -472,6 +502,28 @@ class Journal:
         for (data,) in blocks:
             rows.extend(decode(data, key))
         return rows
+
+
+class JournalUnavailable(SheetlogError, sqlite3.OperationalError):
+    """The journal cannot be opened: a sheetlog error (the CLI says it in one line) that code
+    writing to the journal handles as the SQLite error it is."""
+
+
+class _Unopened:
+    """Stands for the connection of a journal that could not be opened: every use raises why."""
+
+    in_transaction = False
+
+    def __init__(self, error: JournalUnavailable | None) -> None:
+        self._error = error
+
+    def execute(self, *_: object) -> sqlite3.Cursor:
+        raise self._error or JournalUnavailable("the journal is not open yet")
+
+    executemany = execute
+
+    def close(self) -> None:
+        pass
 
 
 class _WriterLock:
@@ -617,10 +669,11 @@ def decode_record(text: str) -> dict[str, Any]:
     return record
 
 
-def _pending_run(run_id: str, text: str | None, attempts: int) -> PendingRun:
+def _pending_run(run_id: str, text: str | None, attempts: int, created: float | None) -> PendingRun:
+    when = created or 0.0
     if text is None:
-        return PendingRun(run_id, None, attempts, "its record is missing from the journal")
+        return PendingRun(run_id, None, attempts, "its record is missing from the journal", when)
     try:
-        return PendingRun(run_id, decode_record(text), attempts)
+        return PendingRun(run_id, decode_record(text), attempts, None, when)
     except UndecodableRecord as error:
-        return PendingRun(run_id, None, attempts, f"its record cannot be read: {error}")
+        return PendingRun(run_id, None, attempts, f"its record cannot be read: {error}", when)

@@ -77,6 +77,12 @@ def retarget_run(
     journal, run_id = _find(run, journal_dir)
     key = _key(new_target)
     if not journal.retarget(run_id, key):
+        if any(
+            entry.state == "pending" for entry in journal.entries(key) if entry.run_id == run_id
+        ):
+            raise SheetlogError(
+                f"run {run_id} is already pending for {key}: `sheetlog flush` writes it"
+            )
         raise SheetlogError(
             f"run {run_id} has nothing pending to move (set aside? export or drop it instead)"
         )

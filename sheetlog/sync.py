@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from .backends.base import Backend, Table
+from .errors import warn
+from .journal import journal_dir
 from .reading import with_nonfinite_floats
+from .run import open_journal
 from .schema import match_header, order_columns
 from .targets import open_target
 from .values import to_cell
@@ -139,6 +143,22 @@ def _one_way(
     changes.new_columns = [n for n in names if n not in in_sink and n in used]
 
 
+def note_synced(target: str, run_ids: list[str]) -> None:
+    """Tell the local journal (``SHEETLOG_DIR`` or ``.sheetlog``, when there is one) that these
+    runs are in ``target`` now: any of them it still owes ``target`` is looked for there
+    before it is written, and never appended twice."""
+    directory = journal_dir()
+    if not run_ids or not (directory / "journal.db").is_file():
+        return
+    try:
+        open_journal(directory).note_maybe_written(target, run_ids)
+    except sqlite3.Error as error:  # the sync itself is done: say it, don't fail it
+        warn(
+            f"sheetlog: the runs this sync wrote to {target} could not be noted in the journal"
+            f" {directory} ({error}); the sync itself is complete"
+        )
+
+
 def same_value(a: Any, b: Any) -> bool:
     """Equal as a user would see it: numbers to 1e-9, times to the millisecond (what a
     workbook keeps), text exactly."""
@@ -165,7 +185,8 @@ def apply_sync(plan: SyncPlan, progress: Callable[[int], None] | None = None) ->
 
     Runs to append are looked for again under the side's lock: another sync (or a run's
     delivery) may have written them since the plan read the side, and a run is never
-    appended twice."""
+    appended twice. Runs appended that the local journal still owes that side are then
+    looked for there before the journal writes them (``note_synced``)."""
     for side, changes in ((plan.dst, plan.to_dst), (plan.src, plan.to_src)):
         if changes.empty:
             continue
@@ -184,6 +205,7 @@ def apply_sync(plan: SyncPlan, progress: Callable[[int], None] | None = None) ->
                     raise ValueError(
                         f"{side.target} refused {len(result.rejected)} run(s), e.g. {run_id}: {why}"
                     )
+                note_synced(side.backend.key, result.written)
                 if progress is not None:
                     progress(len(batch))
             if changes.fill:

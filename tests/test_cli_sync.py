@@ -205,3 +205,26 @@ def test_two_sync_processes_at_once_never_duplicate_rows(tmp_path):
         assert process.returncode == 0, errors
     team = by_run(destination)
     assert len(team) == 1005 and team.index.is_unique
+
+
+@pytest.mark.slow
+def test_two_sync_processes_into_one_google_sheet_never_duplicate_rows(tmp_path, fake_sheets):
+    """The same, into a Google Sheet: it has no lock file of its own, and two syncs of one
+    machine appended every run twice (2,000 rows for 1,000 runs)."""
+    source = str(tmp_path / "src.xlsx")
+    write_records(source, fake_records(300))
+    destination = f"gsheet://{fake_sheets.create_spreadsheet('team', ['Runs'])}/Runs"
+    command = [sys.executable, "-m", "sheetlog", "sync", source, destination]
+    with open_target(destination).lock():
+        syncs = [
+            subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for _ in range(2)
+        ]
+        for process in syncs:  # both read and plan, then queue for the lock
+            with pytest.raises(subprocess.TimeoutExpired):
+                process.wait(timeout=4)
+    for process in syncs:
+        _, errors = process.communicate(timeout=120)
+        assert process.returncode == 0, errors
+    team = by_run(destination)
+    assert len(team) == 300 and team.index.is_unique

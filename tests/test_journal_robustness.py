@@ -8,6 +8,7 @@ Everything runs on real SQLite journals, real workbooks read back by calamine, a
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sqlite3
 import subprocess
@@ -24,6 +25,7 @@ from sheetlog import SheetlogWarning
 from sheetlog.cli import main
 from sheetlog.delivery import deliver
 from sheetlog.journal import Journal
+from sheetlog.run import open_journal
 
 BAD_RECORDS = {
     "NaT datetime": '{"run_id": "%s", "name": "bad", "last_seen": {"$datetime": "NaT"}}',
@@ -127,6 +129,47 @@ def test_flush_delivers_the_others_past_an_undecodable_record(workdir: Path):
     assert result.exit_code == 0, result.output
     assert "bad0002" in result.stderr and "set aside" in result.stderr
     assert run_ids_in(workdir / "runs.xlsx") == [kept["run_id"]]
+
+
+def test_flush_never_says_all_runs_are_delivered_while_one_is_set_aside(workdir: Path):
+    log(workdir, "first")
+    target = str((workdir / "runs.xlsx").resolve())
+    journal_bad_record(
+        workdir / ".sheetlog", "bad0003", BAD_RECORDS["NaT datetime"] % "bad0003", target
+    )
+    for _ in range(2):  # the flush that sets it aside, then one finding nothing pending
+        result = invoke("flush")
+        assert "all runs delivered" not in result.output
+        assert "1 run set aside, not written" in result.stderr
+        assert "sheetlog pending --drop" not in result.stdout
+    assert invoke("pending", "--drop", "bad0003").exit_code == 0
+    assert invoke("flush").stdout == "nothing to flush: all runs delivered\n"
+
+
+def test_dropping_a_set_aside_run_for_another_target_drops_nothing(workdir: Path):
+    log(workdir, "first")
+    target = str((workdir / "runs.xlsx").resolve())
+    journal_bad_record(
+        workdir / ".sheetlog", "bad0004", BAD_RECORDS["NaT datetime"] % "bad0004", target
+    )
+    invoke("flush")  # sets it aside, owed to runs.xlsx
+    dropped = invoke("pending", "--drop", "bad0004", "-t", "other.xlsx")
+    assert dropped.exit_code == 1 and "dropped" not in dropped.stdout
+    assert "not pending for other.xlsx" in dropped.stderr
+    status = invoke("status")
+    assert "run bad0004 is set aside" in status.stdout and status.exit_code == 1
+    assert invoke("pending", "--drop", "bad0004", "-t", "runs.xlsx").exit_code == 0
+    assert invoke("status").exit_code == 0
+
+
+def test_retarget_to_the_target_a_run_is_pending_for_says_so(workdir: Path):
+    (workdir / "~$runs.xlsx").write_text("owner")  # the workbook is open in Excel
+    with pytest.warns(SheetlogWarning, match="kept in the journal"):
+        kept = log(workdir, "kept")
+    result = invoke("pending", "--retarget", kept["run_id"], "runs.xlsx")
+    assert result.exit_code == 1
+    assert "is already pending for" in result.stderr and "sheetlog flush" in result.stderr
+    assert "set aside" not in result.stderr
 
 
 def test_a_batch_failing_on_one_record_still_delivers_the_others(
@@ -288,6 +331,67 @@ with sheetlog.start_run({{"lr": 2}}, name="diverged", capture=False, target="run
     header, *rows = sheet.to_python()
     status, name = header.index("status"), header.index("name")
     assert [(row[status], row[name]) for row in rows] == [("FINISHED", ""), ("FAILED", "diverged")]
+
+
+def test_a_process_started_on_a_full_journal_disk_still_writes_its_run(workdir: Path, full_disk):
+    """The disk was full before the process started: the journal cannot even be opened (SQLite
+    cannot create its -shm file). The run is written straight to the workbook, the CLI says
+    what is wrong (it printed a traceback; log_run raised disk I/O error and lost the run)."""
+    journal, fill, free = full_disk
+    if os.environ["FULL_MODE"] != "tmpfs":
+        pytest.skip("needs a real full filesystem (mounting a tmpfs needs root)")
+    first = log(workdir, "before", journal_dir=journal)
+    open_journal(journal).close()  # this process lets go of it: its -wal and -shm go
+    sheetlog.run._journals.clear()
+    fill(journal)
+    env = {**os.environ, "SHEETLOG_DIR": str(journal)}
+    logged = subprocess.run(
+        [sys.executable, "-c", LOG_ONE],
+        cwd=workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert logged.returncode == 0, logged.stderr
+    assert "written straight to" in logged.stderr
+    assert run_ids_in(workdir / "runs.xlsx") == [first["run_id"], logged.stdout.strip()]
+    for command in ("status", "flush", "pending"):
+        done = subprocess.run(
+            [sys.executable, "-m", "sheetlog", command],
+            cwd=workdir,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+        assert f"the journal {journal} cannot be opened" in done.stderr
+        assert "is its disk full?" in done.stderr
+    free(journal)
+    assert invoke("status", "--journal-dir", str(journal)).exit_code == 0
+
+
+def test_a_damaged_journal_never_stops_a_run(workdir: Path):
+    """journal.db is not a database (it raised 'file is not a database' at start_run, so no
+    run could start): runs go straight to the workbook; the CLI says what to do."""
+    (workdir / ".sheetlog").mkdir()
+    (workdir / ".sheetlog" / "journal.db").write_bytes(bytes(range(256)) * 32)
+    logged = subprocess.run(
+        [sys.executable, "-c", LOG_ONE], cwd=workdir, capture_output=True, text=True, timeout=60
+    )
+    assert logged.returncode == 0, logged.stderr
+    assert "written straight to" in logged.stderr
+    assert run_ids_in(workdir / "runs.xlsx") == [logged.stdout.strip()]
+    status = invoke("status")
+    assert status.exit_code == 1
+    assert "cannot be opened (file is not a database): move it away" in status.stderr
+
+
+LOG_ONE = """
+import sheetlog
+print(sheetlog.log_run({"lr": 2}, capture=False, target="runs.xlsx")["run_id"])
+"""
 
 
 # -- nothing is invisible: pending runs in ls / show / load, `sheetlog pending`, runs in progress

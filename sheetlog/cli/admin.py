@@ -138,8 +138,9 @@ def flush(target: str | None, journal_dir: str | None) -> None:
             SheetlogWarning,
         )
         report = flush_runs(target, journal_dir=journal_dir)
+    aside = _set_aside(target, journal_dir)
     if not report.delivered and not report.pending:
-        click.echo("nothing to flush: all runs delivered")
+        click.echo("nothing to flush: " + ("no run pending" if aside else "all runs delivered"))
     for key in sorted({*report.delivered, *report.pending}):
         delivered = report.delivered.get(key, 0)
         pending = report.pending.get(key, 0)
@@ -152,8 +153,26 @@ def flush(target: str | None, journal_dir: str | None) -> None:
             click.echo(f"{key}: {delivered:,} {_runs(delivered)} delivered")
         else:
             click.echo(f"{key}: nothing pending")
+    if aside:
+        click.echo(
+            f"{aside:,} {_runs(aside)} set aside, not written: "
+            + (
+                "its record cannot be read. `sheetlog pending` lists it"
+                if aside == 1
+                else "their records cannot be read. `sheetlog pending` lists them"
+            )
+            + "; `sheetlog pending --export RUN` prints one, `--drop RUN` removes it",
+            err=True,
+        )
     if not report.ok:
         raise click.exceptions.Exit(1)
+
+
+def _set_aside(target: str | None, directory: str | None) -> int:
+    """How many runs (owed to ``target``, or to any) are set aside in the journal."""
+    from ..pending import pending_runs
+
+    return sum(entry.state == "set aside" for entry in pending_runs(target, journal_dir=directory))
 
 
 @click.command()

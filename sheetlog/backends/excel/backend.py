@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from filelock import FileLock, Timeout
+from python_calamine import CalamineError
 
 from ...errors import RowRejected, TargetError
 from ...schema import header_name, header_text, match_header, order_columns, reserved_columns
@@ -45,6 +46,7 @@ class ExcelBackend:
         self.path = Path(path).expanduser().resolve()
         self.sheet = check_sheet_name(sheet) if sheet else None
         self.key = f"{self.path}#{sheet}" if sheet else str(self.path)
+        self._holding = False  # whether this object holds the lock (see read)
 
     def __repr__(self) -> str:
         return f"ExcelBackend({self.key!r})"
@@ -61,7 +63,11 @@ class ExcelBackend:
             with FileLock(self.lock_path, timeout=LOCK_TIMEOUT_S):
                 recover(self.path)
                 self._remove_stale_temporaries()
-                yield
+                self._holding = True
+                try:
+                    yield
+                finally:
+                    self._holding = False
         except Timeout as error:
             raise TargetError(
                 f"{self.path} stayed locked by another sheetlog process for {LOCK_TIMEOUT_S} s; "
@@ -177,10 +183,34 @@ class ExcelBackend:
         if needs_recovery(self.path):  # an append was cut short: put the workbook back
             with self.lock():
                 pass
+        try:
+            return self._read()
+        except Exception as error:
+            # A workbook being appended to in place by another process reads as damaged until
+            # that write ends: read it again once the writer lets go (a damaged file stays so).
+            if self._holding:  # under our own lock (a sync): nobody else is writing
+                raise
+            writer = FileLock(self.lock_path, timeout=LOCK_TIMEOUT_S)
+            try:
+                writer.acquire()
+            except (OSError, Timeout):  # no lock to wait for (a read-only folder): as it was
+                raise error from None
+            try:
+                recover(self.path)
+                return self._read()
+            finally:
+                writer.release()
+
+    def _read(self) -> Table:
+        if not self.path.exists():
+            return Table([], [])
         check_workbook_file(self.path)
         with Package(self.path) as package:
             entry = WorkbookIndex(package).find(self.sheet)
-            cells = sheet_cells(package, entry) if entry is not None else []
+            try:
+                cells = sheet_cells(package, entry) if entry is not None else []
+            except (CalamineError, zipfile.BadZipFile, zlib.error) as error:
+                raise damaged(self.path, error) from error
         if not cells:
             return Table([], [])
         header = [header_name(value) for value in cells[0]]

@@ -9,17 +9,22 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import getpass
+import hashlib
 import json
 import os
 import random
 import re
+import tempfile
 import time
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, cast
 
 import gspread
 import requests
+from filelock import FileLock, Timeout
 from google.auth.exceptions import RefreshError
 from gspread.exceptions import APIError
 from gspread.urls import SPREADSHEET_BATCH_UPDATE_URL
@@ -43,6 +48,7 @@ from .retry import Backoff, root_cause, with_retries
 from .titles import WorksheetTitles
 
 DEFAULT_WORKSHEET = "Runs"
+LOCK_TIMEOUT_S = 120  # as for a workbook: how long a write waits for another local process
 _known_sheets: dict[str, _Sheet] = {}  # per process, by target key: see _write_once
 APPEND_CHUNK_BYTES = 1_800_000
 # What one read (and every append's answer) tells: properties, filter, the cells read.
@@ -108,9 +114,29 @@ class GoogleSheetBackend:
             self._client, self._identity = make_client(self._credentials)
         return cast(BoundedHTTPClient, self._client.http_client)
 
-    def lock(self) -> contextlib.AbstractContextManager[None]:
-        """Nothing to hold: writers on other machines cannot be locked out (see ``_repair``)."""
-        return contextlib.nullcontext()
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold the worksheet against the other sheetlog processes of this machine (two
+        ``sheetlog sync`` at once, each re-reading it under the lock, appended every run twice
+        without it). Writers on other machines cannot be locked out (see ``_repair``)."""
+        digest = hashlib.sha256(self.key.encode()).hexdigest()[:16]
+        folder = Path(tempfile.gettempdir()) / f"sheetlog-locks-{_user()}"
+        try:
+            folder.mkdir(mode=0o700, exist_ok=True)
+            held = FileLock(folder / f"{digest}.lock", timeout=LOCK_TIMEOUT_S)
+            held.acquire()
+        except Timeout as error:
+            raise TargetError(
+                f"{self.key} stayed locked by another sheetlog process of this machine for"
+                f" {LOCK_TIMEOUT_S} s (a long `sheetlog sync`?); runs stay pending meanwhile"
+            ) from error
+        except OSError:  # no temporary folder to lock in: as before, unlocked
+            yield
+            return
+        try:
+            yield
+        finally:
+            held.release()
 
     # -- checks (sheetlog init / doctor) -------------------------------------------------------
 
@@ -919,3 +945,10 @@ def _datetime_format(sheet_id: int, column: int) -> dict[str, Any]:
             "fields": "userEnteredFormat.numberFormat",
         }
     }
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (a container)
+        return str(os.getuid()) if hasattr(os, "getuid") else "user"
