@@ -1,4 +1,5 @@
-"""Runs tables for the CLI tests: fresh directories, a 1,000-run workbook, the fake Google Sheet.
+"""Runs tables for the CLI tests: fresh directories, a 1,000-run workbook, the fake Google Sheet;
+``invoke`` runs the command in-process.
 
 ``fake_records(n)`` are rows as sheetlog writes them (varied params, metrics, statuses, tags);
 they are written straight through a backend (one group write), which takes well under a second.
@@ -11,6 +12,9 @@ import random
 import uuid
 from typing import Any
 
+from click.testing import CliRunner, Result
+
+from sheetlog.cli import main
 from sheetlog.targets import open_target
 from sheetlog.values import to_cell
 
@@ -49,3 +53,8 @@ def write_records(target: str, records: list[dict[str, Any]]) -> None:
     with backend.lock():
         result = backend.write(records)
     assert not result.rejected, result.rejected
+
+
+def invoke(*args: str, width: int = 100) -> Result:
+    """The ``sheetlog`` command run in-process, on a terminal ``width`` columns wide."""
+    return CliRunner().invoke(main, list(args), env={"COLUMNS": str(width)})

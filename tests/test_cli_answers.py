@@ -17,12 +17,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from cli_support import invoke
 from python_calamine import CalamineWorkbook
 from test_cli_views import _imported_by, on_a_terminal
 
 import sheetlog
-from sheetlog.cli import main
 
 # name, params, accuracy, f1, fit_time_s, cost, wer
 QUICKSTART = [
@@ -110,10 +109,6 @@ def quickstart(tmp_path_factory) -> str:
     target = str(folder / "runs.xlsx")
     log_quickstart(target, folder / ".sheetlog")
     return target
-
-
-def invoke(*args: str, width: int = 100):
-    return CliRunner().invoke(main, list(args), env={"COLUMNS": str(width)})
 
 
 def json_out(*args: str):

@@ -10,18 +10,12 @@ import re
 from pathlib import Path
 
 import pytest
-from cli_support import fake_records, write_records
-from click.testing import CliRunner, Result
+from cli_support import fake_records, invoke, write_records
 
 import sheetlog
-from sheetlog.cli import main
 
 WORKFLOW = ["log", "run", "ls", "show", "best", "diff", "export", "sync", "status", "flush",
             "pending", "doctor", "init"]  # fmt: skip
-
-
-def invoke(*args: str) -> Result:
-    return CliRunner().invoke(main, list(args), env={"COLUMNS": "100"})
 
 
 @pytest.fixture

@@ -9,14 +9,7 @@ import json
 from pathlib import Path
 
 import pytest
-from cli_support import fake_records, write_records
-from click.testing import CliRunner, Result
-
-from sheetlog.cli import main
-
-
-def invoke(*args: str) -> Result:
-    return CliRunner().invoke(main, list(args), env={"COLUMNS": "100"})
+from cli_support import fake_records, invoke, write_records
 
 
 @pytest.fixture

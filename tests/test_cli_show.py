@@ -18,12 +18,10 @@ import warnings
 from pathlib import Path
 
 import pytest
-from cli_support import write_records
-from click.testing import CliRunner, Result
+from cli_support import invoke, write_records
 
 import sheetlog
 from sheetlog import SheetlogWarning
-from sheetlog.cli import main
 
 SWEEP = textwrap.dedent(
     """
@@ -62,10 +60,6 @@ def inside(project: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.delenv("SHEETLOG_TARGET", raising=False)
     monkeypatch.delenv("SHEETLOG_DIR", raising=False)
     return project
-
-
-def invoke(*args: str) -> Result:
-    return CliRunner().invoke(main, list(args), env={"COLUMNS": "100"})
 
 
 def runs_named(name: str) -> list[dict]:

@@ -14,17 +14,12 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from cli_support import fake_records, write_records
-from click.testing import CliRunner
+from cli_support import fake_records, invoke, write_records
 
 import sheetlog
-from sheetlog.cli import main, run_output
+from sheetlog.cli import run_output
 from sheetlog.csv_text import csv_unsafe
 from sheetlog.values import to_cell
-
-
-def invoke(*args: str, width: int = 100):
-    return CliRunner().invoke(main, list(args), env={"COLUMNS": str(width)})
 
 
 def json_out(*args: str):

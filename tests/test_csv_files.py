@@ -16,12 +16,11 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from click.testing import CliRunner
+from cli_support import invoke
 from libreoffice import find_soffice
 
 import sheetlog
 from sheetlog import csv_text
-from sheetlog.cli import main
 
 TEXTS = {
     "bare_cr": "line one\rline two",
@@ -63,10 +62,6 @@ def log_runs(target: str, folder: Path) -> list[dict[str, Any]]:
                 )  # fmt: skip
             )
     return records
-
-
-def invoke(*args: str):
-    return CliRunner().invoke(main, list(args), env={"COLUMNS": "100"})
 
 
 def check_loaded(frame: pd.DataFrame, from_workbook: bool = False) -> None:

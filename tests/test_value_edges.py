@@ -21,6 +21,7 @@ import numpy as np
 import openpyxl
 import pandas as pd
 import pytest
+from cli_support import invoke
 from click.testing import CliRunner
 from libreoffice import find_soffice
 from python_calamine import CalamineWorkbook
@@ -49,10 +50,6 @@ def log_run(folder: Path, params: dict, target: str | Path | None = None, **kw: 
 
 def journaled(folder: Path, run_id: str) -> dict[str, Any]:
     return Journal(folder / ".sheetlog").get_run(run_id)
-
-
-def invoke(*args: str):
-    return CliRunner().invoke(main, list(args), env={"COLUMNS": "100"})
 
 
 # --- item 1: a value that cannot round-trip is made safe before the journal -----------------
